@@ -1,0 +1,209 @@
+"""Extractive answering: pick verbatim spans from the retrieved passages, cite them, or abstain.
+
+Two answerers share this module:
+
+* the default picks the sentence that best answers the question (its cosine with the question, the share
+  of the question's idf-weighted terms it contains, and its passage's retrieval score);
+* with a :class:`~qa.reader.Reader`, a QA model points at the exact span inside the best passages.
+
+Either way the answer is ``document_text[start:end]`` and the confidence comes from a calibrated model
+(:mod:`qa.calibration`); below the no-answer threshold the answer is withheld.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import string
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from .answertype import expected_type, offers, says_unknown
+from .bm25 import tokenize
+from .calibration import calibrator_for
+from .config import Config
+from .errors import QuestionError
+from .followup import contextualize
+from .index import Index
+from .reader import Reader
+from .results import Answer, Citation, Hit
+from .retrieval import Ranked, rank
+
+logger = logging.getLogger(__name__)
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def clean_question(question: object, max_chars: int) -> str:
+    """The question with control characters removed and whitespace collapsed, or a :class:`QuestionError`."""
+    if not isinstance(question, str):
+        raise QuestionError(f"the question must be text, not {type(question).__name__}")
+    q = " ".join(_CONTROL.sub(" ", question).split())
+    if not q:
+        raise QuestionError("the question is empty: ask something about the documents")
+    if len(q) > max_chars:
+        raise QuestionError(f"the question is {len(q):,} characters long; the limit is {max_chars:,} "
+                            f"(set QA_MAX_QUESTION_CHARS to change it)")
+    return q
+
+
+@dataclass(frozen=True)
+class Candidate:
+    hit: int  # index into ranked.hits
+    sentence: int  # sentence number in the corpus
+    start: int  # the answer span, document offsets
+    end: int
+    score: float
+    features: dict[str, float]
+
+
+def normalize_text(s: str) -> str:
+    """SQuAD's answer normalisation: lower case, no punctuation, no articles, single spaces."""
+    s = s.lower()
+    s = "".join(ch for ch in s if ch not in set(string.punctuation) | {"“", "”", "‘", "’", "–", "—"})
+    s = re.sub(r"\b(a|an|the)\b", " ", s)
+    return " ".join(s.split())
+
+
+class Answerer:
+    """Holds the answering settings and the optional reader; :meth:`answer` is the work."""
+
+    def __init__(self, index: Index, config: Config | None = None, reader: Reader | None = None) -> None:
+        self.index = index
+        self.config = config or index.config
+        self.reader = reader
+        self.method = f"reader:{reader.model_id}" if reader else "sentence"
+        self.calibrator = calibrator_for(index.embedder.model_id, "reader" if reader else "sentence")
+        #: The no-answer threshold fitted with the calibration (0.5 where there is none).
+        self.default_threshold = self.calibrator.threshold if self.calibrator.threshold is not None else 0.5
+
+    # -- evidence --------------------------------------------------------------------------------------
+    def _coverage(self, q_terms: set[str], terms: set[str]) -> float:
+        """Share of the question's idf weight that ``terms`` contain (words the corpus lacks count, unmatched)."""
+        if not q_terms:
+            return 0.0
+        w = self.index.bm25.weight
+        return sum(w(t) for t in q_terms & terms) / sum(w(t) for t in q_terms)
+
+    def _sentence_candidates(self, ranked: Ranked, question: str, n_read: int, query: str | None = None
+                             ) -> list[Candidate]:
+        """Every sentence of the best ``n_read`` passages, scored. For a follow-up (``query`` differs from the
+        question) term coverage is the mean of the question's and the whole query's, so the new question
+        leads and what it refers back to still counts."""
+        c = self.index.corpus
+        bm = self.index.bm25
+        q_terms = set(tokenize(question))
+        x_terms = set(tokenize(query)) if query and query != question else None
+        all_terms = q_terms | (x_terms or set())  # what the question asks about, with what it refers back to
+        known = sum(bm.weight(t) != bm.unknown_idf for t in all_terms) / len(all_terms) if all_terms else 0.0
+        rare = max(all_terms, key=bm.weight) if all_terms else None
+        kind = expected_type(question)
+        top_idf = bm.unknown_idf
+        top = ranked.hits[0].score or 1.0
+        wc, wl, wp = self.config.w_answer
+        out = []
+        for h in range(min(n_read, len(ranked.hits))):
+            hit = ranked.hits[h]
+            p_terms = set(tokenize(hit.text))
+            p_lex = self._coverage(all_terms, p_terms)
+            for sid, cos in zip(ranked.sent_ids[h], ranked.sent_cos[h], strict=True):
+                doc = c.docs[int(c.p_doc[c.s_passage[sid]])]
+                s, e = int(c.s_start[sid]), int(c.s_end[sid])
+                text = doc.text[s:e]
+                s_terms = set(tokenize(text))
+                lex = self._coverage(q_terms, s_terms)
+                if x_terms is not None:
+                    lex = 0.5 * (lex + self._coverage(x_terms, s_terms))
+                missing = float(kind is not None and not offers(kind, text, question))
+                score = wc * float(cos) + wl * lex + wp * hit.score / top - self.config.w_type * missing
+                feats = {"sent_cos": float(cos), "sent_lex": lex, "passage_dense": hit.dense_score,
+                         "passage_lex": p_lex, "passage_rel": hit.score / top, "known_terms": known,
+                         "rare_in_passage": float(rare is not None and rare in p_terms), "type_missing": missing,
+                         "says_unknown": float(says_unknown(text)),
+                         "rare_missing": max((bm.weight(t) for t in q_terms - s_terms), default=0.0) / top_idf}
+                out.append(Candidate(h, int(sid), s, e, score, feats))
+        return out
+
+    def _reader_candidates(self, ranked: Ranked, question: str, n_read: int, query: str | None = None
+                           ) -> list[Candidate]:
+        assert self.reader is not None
+        hits = ranked.hits[:n_read]
+        guesses = self.reader.read(question, [h.text for h in hits])
+        scored = self._sentence_candidates(ranked, question, n_read, query)
+        sentence_cands = {(cd.hit, cd.sentence): cd for cd in scored}
+        c = self.index.corpus
+        out = []
+        for g in guesses:
+            hit = hits[g.context]
+            s, e = hit.start + g.start, hit.start + g.end
+            sids = ranked.sent_ids[g.context]
+            inside = [int(x) for x in sids if c.s_start[x] <= s < c.s_end[x]] or [int(sids[0])]
+            base = sentence_cands.get((g.context, inside[0]))
+            feats = dict(base.features) if base else {"sent_cos": 0.0, "sent_lex": 0.0,
+                                                      "passage_dense": hit.dense_score, "passage_lex": 0.0}
+            feats["reader"] = g.score - g.null_score
+            out.append(Candidate(g.context, inside[0], s, e, g.score, feats))
+        return out
+
+    def _citation(self, ranked: Ranked, cand: Candidate) -> Citation:
+        c = self.index.corpus
+        hit = ranked.hits[cand.hit]
+        doc = self.index.doc_by_id[hit.doc_id]
+        sent_end = int(c.s_end[cand.sentence])
+        if cand.end > sent_end:  # a reader's span may run on into the next sentences of its passage
+            sent_end = max(int(c.s_end[s]) for s in self.index.sentences_of(int(c.s_passage[cand.sentence]))
+                           if c.s_start[s] < cand.end)
+        return Citation(
+            doc_id=hit.doc_id, start=cand.start, end=cand.end, quote=doc.text[cand.start:cand.end],
+            sentence_start=int(c.s_start[cand.sentence]), sentence_end=sent_end,
+            passage_start=hit.start, passage_end=hit.end, page=doc.page_of(cand.start),
+        )
+
+    # -- the answer ------------------------------------------------------------------------------------
+    def answer(self, question: str, history: object = None, top_n: int = 1, threshold: float | None = None,
+               k: int | None = None, allowed: np.ndarray | None = None) -> Answer:
+        """Answer ``question`` from the index (see :func:`qa.answer`)."""
+        cfg = self.config
+        question = clean_question(question, cfg.max_question_chars)
+        query = contextualize(question, history)  # type: ignore[arg-type]
+        if threshold is None:
+            threshold = cfg.no_answer_threshold if cfg.no_answer_threshold is not None else self.default_threshold
+        n_read = cfg.read_passages
+        ranked = rank(self.index, query, k=max(n_read, k or 5), config=cfg, allowed=allowed)
+        hits: tuple[Hit, ...] = tuple(ranked.hits[: (k or 5)])
+        if not ranked.hits:
+            return Answer(question, None, True, 0.0, (), hits, query, self.method)
+        find = self._reader_candidates if self.reader else self._sentence_candidates
+        cands = find(ranked, question, n_read, query)
+        if not cands:
+            return Answer(question, None, True, 0.0, (), hits, query, self.method)
+        cands.sort(key=lambda x: -x.score)
+        groups: list[list[Candidate]] = []
+        for cand in cands:
+            home = next((g for g in groups if self._same_answer(g[0], cand)), None)
+            if home is not None:
+                home.append(cand)
+            elif len(groups) < top_n:
+                groups.append([cand])
+        answers = []
+        for i, group in enumerate(groups):
+            best = group[0]
+            runner_up = groups[1][0].score if len(groups) > 1 and i == 0 else (
+                next((x.score for x in cands if x is not best and x.hit != best.hit), best.score))
+            feats = dict(best.features, margin=float(np.clip(best.score - runner_up, -1, 1)))
+            conf = self.calibrator.prob(feats)
+            no = conf < threshold
+            cites = () if no else tuple(self._citation(ranked, x) for x in group)
+            text = None if no else cites[0].quote
+            answers.append(Answer(question, text, no, conf, cites, hits, query, self.method))
+        first = answers[0]
+        return replace(first, alternatives=tuple(a for a in answers[1:] if not a.no_answer))
+
+    def _same_answer(self, a: Candidate, b: Candidate) -> bool:
+        c = self.index.corpus
+        if c.p_doc[c.s_passage[a.sentence]] == c.p_doc[c.s_passage[b.sentence]] and a.start < b.end and b.start < a.end:
+            return True
+        doc_a = c.docs[int(c.p_doc[c.s_passage[a.sentence]])]
+        doc_b = c.docs[int(c.p_doc[c.s_passage[b.sentence]])]
+        return normalize_text(doc_a.text[a.start:a.end]) == normalize_text(doc_b.text[b.start:b.end])

@@ -1,0 +1,94 @@
+"""What kind of answer a question expects (a number, a date, a name), and whether a sentence offers one.
+
+"How old is he?" cannot be answered by a sentence that holds no number, however close it is in meaning; a
+sentence that only repeats the names of the question does not say *who*. The answerer uses this as one of its
+confidence features (it weighs little on its own; the calibration decides how much).
+"""
+
+from __future__ import annotations
+
+import re
+
+NUMBER, DATE, NAME = "number", "date", "name"
+
+_NUMBER_Q = re.compile(
+    r"\b(how (many|much|long|old|far|big|large|tall|high|deep|wide|often|fast)|"
+    r"what (percentage|percent|proportion|share|number|amount|fraction|sum|size)|how many)\b",
+    re.IGNORECASE,
+)
+_DATE_Q = re.compile(
+    r"^(when)\b|\b(when (did|was|were|is|does|do|will|had|has)|"
+    r"(what|which|in what|in which) (year|years|date|day|month|century|decade|time|period|season))\b",
+    re.IGNORECASE,
+)
+_NAME_Q = re.compile(
+    r"^(who|whom|whose|where)\b|\b(who|whom|whose|where) (is|was|were|are|did|does|do|has|had|will)\b|"
+    r"\b(what|which) (is|was|are|were) (the|his|her|its|their) (sur|first |last |full )?names?\b|"
+    r"\b(sur|first |last |full )?name of\b|"
+    r"\b(which|what) (person|man|woman|people|minister|president|leader|official|author|writer|company|"
+    r"organi[sz]ation|group|city|town|country|countries|region|place|state|nation|outlet|newspaper|agency)\b",
+    re.IGNORECASE,
+)
+
+_NUMBER_WORDS = (r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|"
+                 r"hundreds?|thousands?|millions?|billions?|dozens?|half|third|thirds|quarter|percent|twice")
+_NUMBER_A = re.compile(rf"\d[\d,.]*\d|\d|\b({_NUMBER_WORDS})\b", re.IGNORECASE)
+_MONTHS = (r"january|february|march|april|may|june|july|august|september|october|november|december|"
+           r"jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec")
+_DATE_A = re.compile(
+    rf"\b(1[0-9]{{3}}|20[0-9]{{2}}|[0-9]{{1,4}}s|{_MONTHS}|monday|tuesday|wednesday|thursday|friday|saturday|"
+    r"sunday|century|centuries|decade|decades|ago|yesterday|today|tomorrow|spring|summer|autumn|winter|"
+    r"week|weeks|month|months|year|years|\d{1,2}(st|nd|rd|th))\b",
+    re.IGNORECASE,
+)
+_CAPITALISED = re.compile(r"\b[A-Z][\w’'-]*")
+
+
+_UNKNOWN = re.compile(
+    r"\b(not (yet )?(been )?(reported|known|disclosed|revealed|specified|published|confirmed|given|say|said|clear)|"
+    r"unclear|unknown|no (official )?(data|figures?|information|details)|declined to (say|comment|give))\b",
+    re.IGNORECASE,
+)
+
+
+def says_unknown(sentence: str) -> bool:
+    """True when a sentence says that something is not known or not reported ("officials have not reported")."""
+    return bool(_UNKNOWN.search(sentence))
+
+
+def expected_type(question: str) -> str | None:
+    """``"number"``, ``"date"``, ``"name"`` or None (an open question: what, why, how...)."""
+    if _NUMBER_Q.search(question):
+        return NUMBER
+    if _DATE_Q.search(question):
+        return DATE
+    if _NAME_Q.search(question):
+        return NAME
+    return None
+
+
+def offers(kind: str | None, sentence: str, question: str) -> bool:
+    """True when ``sentence`` holds something of ``kind`` that the question does not already say."""
+    if kind is None:
+        return True
+    asked = {w.lower() for w in re.findall(r"\w+", question)}
+    if kind == NUMBER:
+        pattern = _NUMBER_A
+    elif kind == DATE:
+        pattern = _DATE_A
+    else:
+        pattern = _CAPITALISED
+    for m in pattern.finditer(sentence):
+        words = re.findall(r"\w+", m.group(0).lower())
+        if words and not all(w in asked for w in words):
+            if kind == NAME and (words[0] == "i" or m.start() == 0 and words[0] in _SENTENCE_OPENERS):
+                continue
+            return True
+    return False
+
+
+_SENTENCE_OPENERS = frozenset((
+    "a", "an", "the", "but", "and", "or", "so", "yet", "however", "in", "on", "at", "for", "as", "if", "when",
+    "while", "after", "before", "since", "this", "that", "these", "those", "it", "he", "she", "they", "we", "i",
+    "you", "there", "here", "his", "her", "their", "its", "our", "my", "some", "many", "most", "all", "one",
+))

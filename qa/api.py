@@ -1,0 +1,112 @@
+"""The public API: ``load_index``, ``retrieve``, ``answer``, ``verify``.
+
+Example:
+    >>> import qa
+    >>> index = qa.load_index(docs="seeds")                       # doctest: +SKIP
+    >>> a = qa.answer("Who is the minister of internal affairs?", index=index)   # doctest: +SKIP
+    >>> a.text, a.citations[0].doc_id, a.citations[0].start       # doctest: +SKIP
+    >>> qa.verify(a, index=index)                                  # doctest: +SKIP
+    []
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import index as _index
+from .answering import Answerer, clean_question
+from .citations import verify as _verify
+from .config import Config
+from .errors import ScopeError
+from .index import Index
+from .reader import Reader
+from .results import Answer, Hit
+from .retrieval import rank
+
+DEFAULT_DOCS = "seeds"
+_default: Index | None = None
+_readers: dict[str, Reader] = {}
+
+
+def load_index(docs: str | Path | None = DEFAULT_DOCS, index_dir: str | Path | None = None,
+               config: Config | None = None, **kwargs: Any) -> Index:
+    """The index of ``docs`` (a folder), built or brought up to date, saved under ``index_dir``
+    (default ``embeddings/<folder name>``). See :func:`qa.index.load_index` for the other arguments."""
+    return _index.load_index(docs=docs, index_dir=index_dir, config=config, **kwargs)
+
+
+def _resolve(index: Index | None) -> Index:
+    global _default
+    if index is not None:
+        return index
+    if _default is None:
+        _default = load_index(DEFAULT_DOCS)
+    return _default
+
+
+def scope_mask(index: Index, only: str | Iterable[str] | None) -> np.ndarray | None:
+    """A passage mask for a set of document ids or glob patterns; unknown ids are a :class:`ScopeError`."""
+    if only is None:
+        return None
+    patterns = [only] if isinstance(only, str) else list(only)
+    chosen: set[int] = set()
+    for pat in patterns:
+        matched = [i for d, i in index.doc_number.items() if d == pat or fnmatch.fnmatchcase(d, pat)]
+        if not matched:
+            known = ", ".join(sorted(index.doc_number)[:5])
+            raise ScopeError(f"no indexed document matches {pat!r} (documents look like: {known}…)")
+        chosen.update(matched)
+    return np.isin(index.corpus.p_doc, sorted(chosen))
+
+
+def retrieve(question: str, k: int = 5, index: Index | None = None,
+             only: str | Iterable[str] | None = None) -> list[Hit]:
+    """The ``k`` best passages for ``question``, best first.
+
+    Each hit has ``doc_id, start, end, text, score`` and the scores of its parts (``dense_score``,
+    ``bm25_score``, ``sentence_score``). ``only`` limits the search to some document ids or globs.
+    """
+    idx = _resolve(index)
+    q = clean_question(question, idx.config.max_question_chars)
+    if k < 1:
+        raise ValueError(f"k must be at least 1, got {k}")
+    return rank(idx, q, k=k, allowed=scope_mask(idx, only)).hits
+
+
+def get_reader(reader: str | Reader | None) -> Reader | None:
+    if reader is None or isinstance(reader, Reader):
+        return reader
+    if reader not in _readers:
+        _readers[reader] = Reader(reader)
+    return _readers[reader]
+
+
+def answer(question: str, index: Index | None = None, history: Sequence[Any] | None = None,
+           reader: str | Reader | None = None, top_n: int = 1, threshold: float | None = None,
+           k: int = 5, only: str | Iterable[str] | None = None) -> Answer:
+    """A cited, extractive answer to ``question`` (``answer.text`` is None when the documents do not say).
+
+    Args:
+        history: earlier turns (question strings, or dicts with ``question`` and ``answer``) used to
+            resolve what a follow-up refers to.
+        reader: an extractive QA model (path or name, or a :class:`~qa.reader.Reader`); default: none.
+        top_n: up to this many distinct answers (the first is the answer, the rest ``alternatives``).
+        threshold: the no-answer threshold on ``confidence`` (default: the configured one).
+        k: passages returned with the answer. ``only``: limit to some document ids or globs.
+    """
+    idx = _resolve(index)
+    if top_n < 1:
+        raise ValueError(f"top_n must be at least 1, got {top_n}")
+    answerer = Answerer(idx, reader=get_reader(reader))
+    return answerer.answer(question, history=history, top_n=top_n, threshold=threshold, k=k,
+                           allowed=scope_mask(idx, only))
+
+
+def verify(answer: Answer, index: Index | None = None) -> list[str]:
+    """Problems with ``answer``'s citations (quotes not at their offsets, documents changed); [] if none."""
+    return _verify(answer, _resolve(index))

@@ -1,0 +1,103 @@
+"""BM25 over the passages (bm25s: sparse matrices, no Python loop over the corpus per query)."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from functools import lru_cache
+
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+_TOKEN = re.compile(r"\w+", re.UNICODE)
+
+
+@lru_cache(maxsize=1)
+def _stemmer():
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+@lru_cache(maxsize=1)
+def _stopwords() -> frozenset[str]:
+    from bm25s.stopwords import STOPWORDS_EN
+
+    return frozenset(STOPWORDS_EN)
+
+
+# Irregular verb forms Snowball leaves apart ("said" / "say"): questions ask "what did he say" of "he said".
+_IRREGULAR = {
+    "said": "say", "told": "tell", "went": "go", "gone": "go", "gave": "give", "given": "give", "took": "take",
+    "taken": "take", "came": "come", "fled": "flee", "left": "leave", "made": "make", "began": "begin",
+    "begun": "begin", "won": "win", "wrote": "write", "written": "write", "built": "build", "bought": "buy",
+    "sold": "sell", "thought": "think", "brought": "bring", "held": "hold", "led": "lead", "met": "meet",
+    "paid": "pay", "sent": "send", "spent": "spend", "found": "find", "fought": "fight", "knew": "know",
+    "known": "know", "grew": "grow", "grown": "grow", "chose": "choose", "chosen": "choose", "fell": "fall",
+    "fallen": "fall", "ran": "run", "saw": "see", "seen": "see", "spoke": "speak", "spoken": "speak",
+    "stood": "stand", "taught": "teach", "became": "become", "rose": "rise", "risen": "rise",
+}
+
+
+def tokenize(text: str) -> list[str]:
+    """Lower-cased, stop words dropped, Snowball-stemmed word tokens (common irregular verbs lemmatised)."""
+    words = [_IRREGULAR.get(w, w) for w in _TOKEN.findall(text.lower()) if w not in _stopwords()]
+    return _stemmer().stemWords(words)
+
+
+class BM25:
+    """A BM25 index over a list of texts. Scores are raw BM25 (not comparable across queries)."""
+
+    def __init__(self, texts: Sequence[str], k1: float = 1.2, b: float = 0.75) -> None:
+        import bm25s
+
+        logging.getLogger("bm25s").setLevel(logging.WARNING)
+        self.n = len(texts)
+        self._vocab: dict[str, int] = {}
+        corpus_ids = [[self._vocab.setdefault(t, len(self._vocab)) for t in tokenize(x)] for x in texts]
+        df = np.zeros(len(self._vocab), np.float64)
+        for ids in corpus_ids:
+            df[list(set(ids))] += 1
+        #: Inverse document frequency of each vocabulary entry (BM25's, floored at a small positive value).
+        self.idf = np.maximum(np.log((self.n - df + 0.5) / (df + 0.5) + 1.0), 1e-3)
+        self._model = bm25s.BM25(k1=k1, b=b)
+        # bm25s takes (ids, vocab) tuples; an empty vocabulary (all stop words) still needs one entry.
+        if not self._vocab:
+            self._vocab[""] = 0
+        self._model.index(bm25s.tokenization.Tokenized(ids=corpus_ids, vocab=self._vocab), show_progress=False)
+
+    def query_ids(self, query: str) -> list[int]:
+        return [self._vocab[t] for t in tokenize(query) if t in self._vocab]
+
+    def term_ids(self, text: str) -> set[int]:
+        """The vocabulary entries of ``text`` (unknown words dropped)."""
+        return set(self.query_ids(text))
+
+    def weight(self, term: str) -> float:
+        """The idf of a stemmed term; a term the corpus never uses weighs as much as the rarest can."""
+        i = self._vocab.get(term)
+        return float(self.idf[i]) if i is not None else self.unknown_idf
+
+    @property
+    def unknown_idf(self) -> float:
+        return float(np.log((self.n + 0.5) / 0.5 + 1.0))
+
+    def scores(self, query: str) -> np.ndarray:
+        """BM25 score of every text for ``query`` (zeros where no query term occurs)."""
+        ids = self.query_ids(query)
+        if not ids or self.n == 0:
+            return np.zeros(self.n, np.float32)
+        return np.asarray(self._model.get_scores(ids), dtype=np.float32)
+
+    def top(self, query: str, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Indices and scores of the best ``k`` texts, best first (only texts with a positive score)."""
+        s = self.scores(query)
+        k = min(k, self.n)
+        if k <= 0:
+            return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        idx = np.argpartition(-s, k - 1)[:k]
+        idx = idx[np.argsort(-s[idx], kind="stable")]
+        keep = s[idx] > 0
+        return idx[keep], s[idx][keep]

@@ -1,0 +1,184 @@
+"""Splitting text into paragraphs and sentences, as ``(start, end)`` character spans. Pure functions."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from functools import lru_cache
+
+Spans = list[tuple[int, int]]
+
+_BLANK_LINE = re.compile(r"\n[ \t\r\f\v\u00a0]*\n\s*")
+_TERMINAL = tuple(".!?:;\"'”’»)…")
+_WORDS = re.compile(r"\w+|[^\w\s]")
+
+
+def approx_tokens(text: str) -> int:
+    """A cheap over-estimate of the word-piece count of ``text`` (used when no tokenizer is at hand)."""
+    return int(len(_WORDS.findall(text)) * 1.3) + 2
+
+
+def _strip(text: str, start: int, end: int) -> tuple[int, int]:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
+
+
+def _blocks(text: str) -> Spans:
+    """Blocks separated by blank lines, stripped, empty ones dropped."""
+    spans, pos = [], 0
+    for m in _BLANK_LINE.finditer(text):
+        spans.append(_strip(text, pos, m.start()))
+        pos = m.end()
+    spans.append(_strip(text, pos, len(text)))
+    return [(s, e) for s, e in spans if e > s]
+
+
+def _lines_are_paragraphs(lines: list[str]) -> bool:
+    """True when a block writes one paragraph per line (most lines end a sentence), not hard-wrapped prose."""
+    if len(lines) < 2:
+        return False
+    ended = sum(1 for line in lines if line.rstrip().endswith(_TERMINAL))
+    return ended >= 0.5 * len(lines)
+
+
+def split_paragraphs(text: str) -> Spans:
+    """Paragraph spans: blank lines always separate; single newlines do where a block is one-per-line."""
+    out: Spans = []
+    for start, end in _blocks(text):
+        block = text[start:end]
+        if "\n" in block and _lines_are_paragraphs(block.split("\n")):
+            pos = start
+            for line in block.split("\n"):
+                s, e = _strip(text, pos, pos + len(line))
+                if e > s:
+                    out.append((s, e))
+                pos += len(line) + 1
+        else:
+            out.append((start, end))
+    return out
+
+
+def fold_fragments(text: str, spans: Spans, min_words: int = 6) -> Spans:
+    """Fold fragments too short to stand alone (captions, headings, "AP") into a neighbour.
+
+    A short fragment joins the paragraph after it (a heading belongs to what follows); a short fragment at the
+    end of the document joins the one before it. Nothing is dropped, so no text falls outside the passages.
+    """
+    out: Spans = []
+    pending: tuple[int, int] | None = None
+    for s, e in spans:
+        if pending is not None:
+            s = pending[0]
+            pending = None
+        if len(_WORDS.findall(text[s:e])) < min_words:
+            pending = (s, e)
+            continue
+        out.append((s, e))
+    if pending is not None:
+        if out:
+            out[-1] = (out[-1][0], pending[1])
+        else:
+            out.append(pending)
+    return out
+
+
+@lru_cache(maxsize=1)
+def _segmenter():  # pragma: no cover - trivial
+    import pysbd
+
+    return pysbd.Segmenter(language="en", clean=False)
+
+
+def split_sentences(text: str, start: int = 0, end: int | None = None) -> Spans:
+    """Sentence spans inside ``text[start:end]`` (pysbd), as offsets into ``text``, whitespace stripped.
+
+    The spans are located by searching each segment in order, so they are exact even where the
+    segmenter's own offsets drift; any text the segmenter loses is kept inside the neighbouring sentence.
+    """
+    end = len(text) if end is None else end
+    chunk = text[start:end]
+    spans: Spans = []
+    cursor = 0
+    for seg in _segmenter().segment(chunk):
+        seg = seg.strip()
+        if not seg:
+            continue
+        found = chunk.find(seg, cursor)
+        if found < 0:
+            continue
+        spans.append((found, found + len(seg)))
+        cursor = found + len(seg)
+    if not spans:
+        s, e = _strip(text, start, end)
+        return [(s, e)] if e > s else []
+    # Close gaps: each sentence runs to where the next begins (stripped), the first from the chunk start.
+    closed: Spans = []
+    for i, (s, e) in enumerate(spans):
+        s = 0 if i == 0 else s
+        e = spans[i + 1][0] if i + 1 < len(spans) else len(chunk)
+        a, b = _strip(text, start + s, start + e)
+        if b > a:
+            closed.append((a, b))
+    return closed
+
+
+def pack_sentences(sentences: Spans, text: str, max_tokens: int, count: Callable[[str], int]) -> Spans:
+    """Greedily pack consecutive sentences into spans of at most ``max_tokens`` (a single longer sentence
+    is cut at word boundaries, so that nothing falls outside what the model sees)."""
+    out: Spans = []
+    cur: tuple[int, int] | None = None
+    for s, e in sentences:
+        if count(text[s:e]) > max_tokens:
+            if cur:
+                out.append(cur)
+                cur = None
+            out.extend(_cut_words(text, s, e, max_tokens, count))
+            continue
+        if cur and count(text[cur[0]:e]) <= max_tokens:
+            cur = (cur[0], e)
+        else:
+            if cur:
+                out.append(cur)
+            cur = (s, e)
+    if cur:
+        out.append(cur)
+    return out
+
+
+def _cut_words(text: str, start: int, end: int, max_tokens: int, count: Callable[[str], int]) -> Spans:
+    words = [(m.start() + start, m.end() + start) for m in re.finditer(r"\S+", text[start:end])]
+    out: Spans = []
+    i = 0
+    while i < len(words):
+        j = i + 1
+        while j < len(words) and count(text[words[i][0]:words[j][1]]) <= max_tokens:
+            j += 1
+        out.append((words[i][0], words[j - 1][1]))
+        i = j
+    return out
+
+
+def chunk_document(
+    text: str,
+    max_tokens: int = 250,
+    count: Callable[[str], int] = approx_tokens,
+    min_words: int = 6,
+) -> list[tuple[tuple[int, int], Spans]]:
+    """Split a document into passages, each with its sentences: ``[((start, end), [(s, e), ...]), ...]``.
+
+    Every passage is ``text[start:end]`` of a paragraph (or of part of a paragraph longer than
+    ``max_tokens``); every sentence lies inside its passage.
+    """
+    out = []
+    for ps, pe in fold_fragments(text, split_paragraphs(text), min_words=min_words):
+        sentences = split_sentences(text, ps, pe)
+        if count(text[ps:pe]) <= max_tokens:
+            out.append(((ps, pe), sentences))
+            continue
+        for s, e in pack_sentences(sentences, text, max_tokens, count):
+            inner = [(a, b) for a, b in sentences if a >= s and b <= e] or [(s, e)]
+            out.append(((s, e), inner))
+    return out

@@ -1,0 +1,228 @@
+"""The ``qa`` command: a thin layer over the library. Errors are one line on stderr and a non-zero exit."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("qa")
+
+
+class _OneLine(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        msg = " ".join(record.getMessage().split())
+        return f"{record.levelname.lower()}: {msg}" if record.levelno >= logging.WARNING else msg
+
+
+def _setup_logging(verbose: bool) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_OneLine())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.WARNING)
+    logging.getLogger("qa").setLevel(logging.INFO if verbose else logging.WARNING)
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--docs", default=None, help="folder of documents (default: seeds/)")
+    p.add_argument("--index", dest="index_dir", default=None,
+                   help="where the index is saved (default: embeddings/<name of docs>)")
+    p.add_argument("--model", default=None, help="embedding model name or path (default: packaged MiniLM)")
+    p.add_argument("--json", action="store_true", help="print JSON for programs")
+    p.add_argument("-v", "--verbose", action="store_true", help="say what is being done")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="qa", description="Ask questions about a folder of documents; answers are cited verbatim spans.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("index", help="build or update the index of a folder")
+    p.add_argument("folder", nargs="?", default=None, help="folder of documents (same as --docs)")
+    _common(p)
+
+    p = sub.add_parser("retrieve", help="ranked passages for a question")
+    p.add_argument("question")
+    p.add_argument("-k", type=int, default=5, help="how many passages (default 5)")
+    p.add_argument("--only", action="append", help="limit to a document id or glob (repeatable)")
+    _common(p)
+
+    p = sub.add_parser("ask", help="a cited answer to a question")
+    p.add_argument("question")
+    p.add_argument("-k", type=int, default=5, help="passages shown with the answer (default 5)")
+    p.add_argument("--top-n", type=int, default=1, help="up to N distinct answers (default 1)")
+    p.add_argument("--history", action="append", help="an earlier question of the conversation (repeatable)")
+    p.add_argument("--threshold", type=float, default=None, help="no-answer threshold on confidence")
+    p.add_argument("--reader", default=None, help="extractive QA model (path or name) to point at spans")
+    p.add_argument("--only", action="append", help="limit to a document id or glob (repeatable)")
+    _common(p)
+
+    p = sub.add_parser("verify", help="check the citations of a saved answer (JSON from `qa ask --json`)")
+    p.add_argument("answer_file", metavar="ANSWER.json")
+    _common(p)
+
+    p = sub.add_parser("eval", help="evaluate on a question set (JSONL)")
+    p.add_argument("--questions", required=True, help="JSONL file of questions with gold answers")
+    p.add_argument("--limit", type=int, default=None, help="only the first N questions")
+    p.add_argument("--reader", default=None, help="extractive QA model (path or name)")
+    p.add_argument("--out", default=None, help="write per-question rows (JSONL) here")
+    _common(p)
+
+    p = sub.add_parser("chat", help="start the web chat")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=7860)
+    _common(p)
+    return parser
+
+
+def _index(args: argparse.Namespace, docs: str | None = None) -> Any:
+    from .api import DEFAULT_DOCS
+    from .config import Config
+    from .index import load_index
+
+    config = Config.from_env(model=args.model)
+    folder = docs or args.docs
+    if folder is None and args.index_dir is not None and not Path(DEFAULT_DOCS).is_dir():
+        return load_index(docs=None, index_dir=args.index_dir, config=config, progress=not args.json)
+    return load_index(docs=folder or DEFAULT_DOCS, index_dir=args.index_dir, config=config,
+                      progress=sys.stderr.isatty())
+
+
+def _print_json(obj: Any) -> None:
+    print(json.dumps(obj, ensure_ascii=False, indent=2))
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    index = _index(args, args.folder)
+    info = {"index": str(index.path), "documents": len(index.documents), "passages": len(index),
+            "sentences": len(index.corpus.s_passage), "model": index.embedder.model_id,
+            "index_type": index.index_type}
+    if args.json:
+        _print_json(info)
+    else:
+        print(f"indexed {info['documents']} documents, {info['passages']} passages, {info['sentences']} "
+              f"sentences into {info['index']} ({info['model']}, {info['index_type']})")
+    return 0
+
+
+def cmd_retrieve(args: argparse.Namespace) -> int:
+    from .api import retrieve
+
+    hits = retrieve(args.question, k=args.k, index=_index(args), only=args.only)
+    if args.json:
+        _print_json([h.to_dict() for h in hits])
+        return 0
+    for h in hits:
+        text = " ".join(h.text.split())
+        print(f"{h.rank}. {h.doc_id}:{h.start}-{h.end}  score {h.score:.3f} "
+              f"(dense {h.dense_score:.3f}, bm25 {h.bm25_score:.2f}, sentence {h.sentence_score:.3f})")
+        print(f"   {text[:300]}{'…' if len(text) > 300 else ''}")
+    return 0
+
+
+def _print_answer(a: Any) -> None:
+    if a.no_answer:
+        print(f"The documents do not say (confidence {a.confidence:.2f}). Nearest passages:")
+        for h in a.passages[:3]:
+            print(f"  - {h.doc_id}:{h.start}-{h.end}  {' '.join(h.text.split())[:200]}")
+        return
+    print(" ".join(a.text.split()))
+    for n, c in enumerate(a.citations, 1):
+        page = f", page {c.page}" if c.page else ""
+        print(f"  [{n}] {c.doc_id}{page}, characters {c.start}-{c.end}")
+    print(f"  confidence {a.confidence:.2f}")
+    for n, alt in enumerate(a.alternatives, 2):
+        c = alt.citations[0]
+        print(f"  other answer {n}: {' '.join((alt.text or '').split())[:200]}  ({c.doc_id}:{c.start}-{c.end}, "
+              f"confidence {alt.confidence:.2f})")
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from .api import answer
+
+    a = answer(args.question, index=_index(args), history=args.history, reader=args.reader, top_n=args.top_n,
+               threshold=args.threshold, k=args.k, only=args.only)
+    if args.json:
+        _print_json(a.to_dict())
+    else:
+        _print_answer(a)
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from .api import verify
+    from .errors import QAError
+    from .results import Answer
+
+    try:
+        data = json.loads(Path(args.answer_file).read_text(encoding="utf-8"))
+        ans = Answer.from_dict(data)
+    except FileNotFoundError as exc:
+        raise QAError(f"answer file not found: {args.answer_file}") from exc
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise QAError(f"{args.answer_file}: not an answer saved by `qa ask --json` ({exc})") from exc
+    problems = verify(ans, index=_index(args))
+    n = len(ans.citations) + sum(len(a.citations) for a in ans.alternatives)
+    if args.json:
+        _print_json({"citations": n, "problems": problems, "ok": not problems})
+    elif problems:
+        for p in problems:
+            print(p)
+    else:
+        print(f"ok: {n} citation(s) verified")
+    return 1 if problems else 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from .answering import Answerer
+    from .api import get_reader
+    from .evaluation import evaluate, format_table, read_questions
+
+    questions = read_questions(args.questions)[: args.limit]
+    index = _index(args)
+    answerer = Answerer(index, reader=get_reader(args.reader))
+    summary, rows = evaluate(index, questions, answerer)
+    if args.out:
+        Path(args.out).write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    if args.json:
+        _print_json(summary)
+    else:
+        print(format_table(summary))
+    return 0
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    from ui.app import serve
+
+    serve(docs=args.docs, index_dir=args.index_dir, model=args.model, host=args.host, port=args.port)
+    return 0
+
+
+COMMANDS = {"index": cmd_index, "retrieve": cmd_retrieve, "ask": cmd_ask, "verify": cmd_verify,
+            "eval": cmd_eval, "chat": cmd_chat}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _setup_logging(args.verbose)
+    from .errors import QAError
+
+    try:
+        return COMMANDS[args.command](args)
+    except QAError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except (OSError, MemoryError) as exc:
+        print(f"error: {exc.__class__.__name__}: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,85 @@
+"""One configuration object. Environment variables (``QA_*``) override the defaults; CLI flags override both."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+from .embedding import DEFAULT_MODEL
+
+
+def _env(name: str, default: Any) -> Any:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    if isinstance(default, bool):
+        return raw.lower() in ("1", "true", "yes", "on")
+    if isinstance(default, int):
+        return int(raw)
+    if isinstance(default, float):
+        return float(raw)
+    if isinstance(default, tuple):
+        return tuple(float(x) for x in raw.split(","))
+    return raw
+
+
+@dataclass(frozen=True)
+class Config:
+    """How the index is built and how questions are answered.
+
+    Attributes:
+        model: embedding model name or path (``QA_MODEL``); the default is the packaged all-MiniLM-L6-v2.
+        device: torch device for embedding (``QA_DEVICE``); empty picks a GPU if there is one.
+        index_type: FAISS factory string (``QA_INDEX_TYPE``), e.g. ``Flat`` or ``HNSW32``; ``auto`` picks
+            exact search below ``exact_below`` passages and HNSW above.
+        max_tokens: longest passage, in model tokens; longer paragraphs are split at sentence boundaries.
+        candidates: how many passages each of dense and BM25 search proposes before fusion.
+        w_dense, w_bm25, w_sentence: weights of the fused passage score (chosen on data, see benchmarks/).
+        w_answer: weights of a sentence's cosine, idf-weighted term coverage and passage score when the
+            default answerer picks the answer sentence (chosen on data, see benchmarks/tune_answer.py).
+        w_type: subtracted from a sentence's score when the question asks for a number, a date or a name and
+            the sentence offers none (:mod:`qa.answertype`); chosen with ``w_answer``.
+        no_answer_threshold: answers whose confidence is below this are withheld (``QA_NO_ANSWER``);
+            None takes the threshold fitted with the calibration (``qa/data/calibration.json``).
+        read_passages: how many of the best passages the answerer reads.
+        max_question_chars: longer questions are refused with a clear error.
+    """
+
+    model: str = DEFAULT_MODEL
+    device: str = ""
+    batch_size: int = 64
+    index_type: str = "auto"
+    exact_below: int = 200_000
+    max_tokens: int = 256
+    min_words: int = 6
+    title_in_passage: bool = True
+    candidates: int = 100
+    w_dense: float = 0.1
+    w_bm25: float = 0.2
+    w_sentence: float = 0.7
+    w_answer: tuple[float, float, float] = (0.5, 0.5, 0.0)
+    w_type: float = 0.1
+    no_answer_threshold: float | None = None
+    read_passages: int = 3
+    max_question_chars: int = 2000
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> Config:
+        """Defaults, then ``QA_<FIELD>`` environment variables, then ``overrides`` that are not None."""
+        base = cls()
+        env = {f.name: _env(f"QA_{f.name.upper()}", getattr(base, f.name)) for f in fields(cls)}
+        if os.environ.get("QA_NO_ANSWER_THRESHOLD"):
+            env["no_answer_threshold"] = float(os.environ["QA_NO_ANSWER_THRESHOLD"])
+        if os.environ.get("QA_NO_ANSWER"):
+            env["no_answer_threshold"] = float(os.environ["QA_NO_ANSWER"])
+        env.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**env)
+
+    def with_(self, **changes: Any) -> Config:
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    def index_fields(self) -> dict[str, Any]:
+        """The settings that shape a saved index: a saved index built with others is rebuilt."""
+        return {"model": self.model, "max_tokens": self.max_tokens, "min_words": self.min_words,
+                "title_in_passage": self.title_in_passage}

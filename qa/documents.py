@@ -1,0 +1,178 @@
+"""Reading a folder of documents into text. Offsets everywhere else are character offsets into this text."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from pathlib import Path
+
+from .errors import DocumentsError
+
+logger = logging.getLogger(__name__)
+
+TEXT_SUFFIXES = {".txt", ".md", ".markdown", ".text"}
+HTML_SUFFIXES = {".html", ".htm"}
+SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES
+
+
+@dataclass(frozen=True)
+class Document:
+    """One document's text as the index sees it.
+
+    ``sha256`` is the hash of the file's bytes, so a changed file is noticed even when its text is not.
+    ``pages`` holds the character offset at which each page starts (PDF), empty otherwise.
+    """
+
+    doc_id: str
+    text: str
+    sha256: str
+    title: str = ""
+    pages: tuple[int, ...] = field(default=())
+
+    def page_of(self, offset: int) -> int | None:
+        """The 1-based page on which ``offset`` falls, or None for documents without pages."""
+        if not self.pages:
+            return None
+        import bisect
+
+        return bisect.bisect_right(self.pages, offset)
+
+
+class _TextExtractor(HTMLParser):
+    """HTML to plain text: drops script/style, keeps block structure as blank lines."""
+
+    _SKIP = {"script", "style", "noscript", "template", "head"}
+    _BLOCK = {"p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "table",
+              "section", "article", "header", "footer", "blockquote", "pre", "hr", "title"}
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.title = ""
+        self._skip = 0
+        self._in_title = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "body":  # </head> may be omitted: the body ends whatever was being skipped
+            self._skip = 0
+        if tag in self._SKIP:
+            self._skip += 1
+        if tag == "title":
+            self._in_title = True
+        if tag in self._BLOCK:
+            self.parts.append("\n\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self._SKIP and self._skip:
+            self._skip -= 1
+        if tag == "title":
+            self._in_title = False
+        if tag in self._BLOCK:
+            self.parts.append("\n\n")
+
+    def handle_data(self, data: str) -> None:
+        if self._in_title:
+            self.title += data
+        if not self._skip:
+            self.parts.append(data)
+
+
+def html_to_text(html: str) -> tuple[str, str]:
+    """Reduce HTML to its visible text (script and style dropped). Returns ``(text, title)``."""
+    parser = _TextExtractor()
+    parser.feed(html)
+    parser.close()
+    lines = [" ".join(line.split()) for line in "".join(parser.parts).split("\n")]
+    out: list[str] = []
+    for line in lines:
+        if line or (out and out[-1]):
+            out.append(line)
+    return "\n".join(out).strip() + "\n", " ".join(parser.title.split())
+
+
+def decode(data: bytes, name: str) -> str:
+    """Decode bytes as UTF-8 (BOM dropped); undecodable bytes become U+FFFD, with a warning."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        logger.warning("%s: not valid UTF-8 (byte %d); undecodable bytes replaced by U+FFFD", name, exc.start)
+        return data.decode("utf-8-sig", errors="replace")
+
+
+def extract_text(path: Path, doc_id: str, data: bytes | None = None) -> tuple[str, str, tuple[int, ...]]:
+    """The text of one file as the index stores it: ``(text, title, page_starts)``."""
+    data = path.read_bytes() if data is None else data
+    suffix = path.suffix.lower()
+    if suffix in HTML_SUFFIXES:
+        text, title = html_to_text(decode(data, doc_id))
+        return text, title, ()
+    text = decode(data, doc_id)
+    return text, _first_line_title(text), ()
+
+
+def _first_line_title(text: str) -> str:
+    for line in text.splitlines():
+        line = line.strip()
+        if line:
+            return line[:200]
+    return ""
+
+
+def hash_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def iter_files(folder: Path) -> Iterable[Path]:
+    """Supported files below ``folder``, recursively, in a stable order; hidden files and folders skipped."""
+    for path in sorted(folder.rglob("*")):
+        rel = path.relative_to(folder)
+        if any(part.startswith(".") for part in rel.parts):
+            continue
+        if path.is_file() and path.suffix.lower() in SUPPORTED_SUFFIXES:
+            yield path
+
+
+def check_folder(folder: str | Path) -> Path:
+    """The folder as a Path, or a :class:`DocumentsError` that says what is wrong with it."""
+    path = Path(folder).expanduser()
+    if not path.exists():
+        raise DocumentsError(f"documents folder not found: {path}")
+    if not path.is_dir():
+        raise DocumentsError(f"not a folder: {path} (point --docs at a folder of .txt/.md/.html files)")
+    try:
+        next(path.iterdir(), None)
+    except PermissionError as exc:
+        raise DocumentsError(f"cannot read documents folder {path}: permission denied") from exc
+    return path
+
+
+def read_document(folder: Path, path: Path) -> Document | None:
+    """Read one file; None (with a warning) when it is unreadable or has no text."""
+    doc_id = path.relative_to(folder).as_posix()
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        logger.warning("%s: cannot be read (%s); skipped", doc_id, exc.strerror or exc)
+        return None
+    text, title, pages = extract_text(path, doc_id, data)
+    if not text.strip():
+        logger.warning("%s: empty (no text); skipped", doc_id)
+        return None
+    return Document(doc_id=doc_id, text=text, sha256=hash_bytes(data), title=title, pages=pages)
+
+
+def load_documents(folder: str | Path) -> list[Document]:
+    """Read every supported file below ``folder``.
+
+    Raises:
+        DocumentsError: when the folder is missing, unreadable, or holds no document with text.
+    """
+    root = check_folder(folder)
+    docs = [doc for path in iter_files(root) if (doc := read_document(root, path)) is not None]
+    if not docs:
+        kinds = ", ".join(sorted(SUPPORTED_SUFFIXES))
+        raise DocumentsError(f"no documents with text in {root} (looked for {kinds})")
+    return docs

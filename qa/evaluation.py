@@ -1,0 +1,188 @@
+"""Evaluation on a question set (JSONL, the squad2-open format): retrieval recall, answer quality, citations.
+
+Each line: ``{"id", "question", "answers": [{"text", "doc", "start"}], "is_impossible", "doc"?, "history"?}``.
+Exact match and F1 follow the official SQuAD 2.0 script (an abstention is the empty answer).
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .answering import Answerer, normalize_text
+from .citations import check_citation
+from .errors import QAError
+from .index import Index
+from .results import Answer, Hit
+from .retrieval import rank
+
+logger = logging.getLogger(__name__)
+
+KEYS = ("n", "recall@1", "recall@5", "recall@10", "mrr", "answer_contains@1", "HasAns_exact", "HasAns_f1",
+        "NoAns_exact", "exact", "f1", "citations_valid", "retrieve_ms_p50", "answer_ms_p50")
+
+
+@dataclass(frozen=True)
+class Gold:
+    doc: str
+    start: int
+    end: int
+    text: str
+
+
+def read_questions(path: str | Path) -> list[dict[str, Any]]:
+    """Questions from a JSONL file; a malformed line is an error naming the file and line."""
+    path = Path(path)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError as exc:
+        raise QAError(f"question file not found: {path}") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise QAError(f"cannot read question file {path}: {exc}") from exc
+    out = []
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            q = json.loads(line)
+            assert isinstance(q.get("question"), str)
+            q.setdefault("answers", [])
+            q.setdefault("is_impossible", not q["answers"])
+        except (ValueError, AssertionError, AttributeError) as exc:
+            raise QAError(f"{path}:{n}: not a question object ({exc.__class__.__name__})") from exc
+        out.append(q)
+    if not out:
+        raise QAError(f"no questions in {path}")
+    return out
+
+
+def golds(q: dict[str, Any]) -> list[Gold]:
+    return [Gold(a["doc"], int(a["start"]), int(a["start"]) + len(a["text"]), a["text"]) for a in q["answers"]]
+
+
+def covers(doc_id: str, start: int, end: int, g: Gold) -> bool:
+    """A span covers a gold answer when it is in the same document and contains its character range."""
+    return _same_doc(doc_id, g.doc) and start <= g.start and g.end <= end
+
+
+def _same_doc(doc_id: str, gold_doc: str) -> bool:
+    return doc_id == gold_doc or doc_id.endswith("/" + gold_doc)
+
+
+def first_relevant(hits: list[Hit], gs: list[Gold]) -> int | None:
+    for i, h in enumerate(hits):
+        if any(covers(h.doc_id, h.start, h.end, g) for g in gs):
+            return i + 1
+    return None
+
+
+def f1_score(prediction: str, truth: str) -> float:
+    p, t = normalize_text(prediction).split(), normalize_text(truth).split()
+    if not p or not t:
+        return float(p == t)
+    common = collections.Counter(p) & collections.Counter(t)
+    same = sum(common.values())
+    if same == 0:
+        return 0.0
+    precision, recall = same / len(p), same / len(t)
+    return 2 * precision * recall / (precision + recall)
+
+
+def exact_score(prediction: str, truth: str) -> float:
+    return float(normalize_text(prediction) == normalize_text(truth))
+
+
+def score_answer(ans: Answer, q: dict[str, Any]) -> tuple[float, float]:
+    pred = "" if ans.no_answer or ans.text is None else ans.text
+    truths = [a["text"] for a in q["answers"]] or [""]
+    return max(exact_score(pred, t) for t in truths), max(f1_score(pred, t) for t in truths)
+
+
+def evaluate(
+    index: Index,
+    questions: Iterable[dict[str, Any]],
+    answerer: Answerer | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[dict[str, float], list[dict[str, Any]]]:
+    """Answer every question and score it. Returns ``(summary, per_question_rows)``; summary keys: KEYS."""
+    questions = list(questions)
+    answerer = answerer or Answerer(index)
+    rows = []
+    r_ms, a_ms = [], []
+    cites_ok = cites_all = 0
+    for n, q in enumerate(questions, 1):
+        gs = golds(q)
+        t0 = time.perf_counter()
+        hits = rank(index, q["question"], k=10).hits if not q.get("history") else None
+        t1 = time.perf_counter()
+        ans = answerer.answer(q["question"], history=q.get("history"), k=10)
+        t2 = time.perf_counter()
+        a_ms.append((t2 - t1) * 1000)
+        if hits is None:  # a follow-up: retrieval is measured on the query the answerer searched with
+            t0 = time.perf_counter()
+            hits = rank(index, ans.query, k=10).hits
+            t1 = time.perf_counter()
+        r_ms.append((t1 - t0) * 1000)
+        for c in ans.citations:
+            cites_all += 1
+            cites_ok += not check_citation(c, index.doc_by_id[c.doc_id].text, "")
+        em, f1 = score_answer(ans, q)
+        first = ans.citations[0] if ans.citations else None
+        rows.append({
+            "id": q.get("id"), "question": q["question"], "answerable": bool(gs),
+            "rank": first_relevant(hits, gs) if gs else None,
+            "contains": bool(first and any(covers(first.doc_id, first.start, first.end, g) for g in gs)),
+            "best_guess_contains": _guess_contains(ans, gs),
+            "prediction": ans.text, "no_answer": ans.no_answer, "confidence": ans.confidence,
+            "exact": em, "f1": f1,
+        })
+        if progress:
+            progress(n, len(questions))
+    return summarize(rows, cites_ok, cites_all, r_ms, a_ms), rows
+
+
+def _guess_contains(ans: Answer, gs: list[Gold]) -> bool:
+    return bool(ans.citations) and any(covers(ans.citations[0].doc_id, ans.citations[0].start,
+                                              ans.citations[0].end, g) for g in gs)
+
+
+def summarize(rows: list[dict[str, Any]], cites_ok: int, cites_all: int, r_ms: list[float],
+              a_ms: list[float]) -> dict[str, float]:
+    has = [r for r in rows if r["answerable"]]
+    no = [r for r in rows if not r["answerable"]]
+
+    def share(items: list[Any]) -> float:
+        return float(np.mean(items)) if items else float("nan")
+
+    return {
+        "n": len(rows),
+        "recall@1": share([r["rank"] is not None and r["rank"] <= 1 for r in has]),
+        "recall@5": share([r["rank"] is not None and r["rank"] <= 5 for r in has]),
+        "recall@10": share([r["rank"] is not None and r["rank"] <= 10 for r in has]),
+        "mrr": share([1.0 / r["rank"] if r["rank"] else 0.0 for r in has]),
+        "answer_contains@1": share([r["contains"] for r in has]),
+        "HasAns_exact": share([r["exact"] for r in has]),
+        "HasAns_f1": share([r["f1"] for r in has]),
+        "NoAns_exact": share([r["no_answer"] for r in no]),
+        "exact": share([r["exact"] for r in rows]),
+        "f1": share([r["f1"] for r in rows]),
+        "citations_valid": cites_ok / cites_all if cites_all else 1.0,
+        "retrieve_ms_p50": float(np.median(r_ms)) if r_ms else float("nan"),
+        "answer_ms_p50": float(np.median(a_ms)) if a_ms else float("nan"),
+    }
+
+
+def format_table(summary: dict[str, float]) -> str:
+    lines = [f"{'measure':<20} value"]
+    for k in KEYS:
+        v = summary[k]
+        lines.append(f"{k:<20} {v:d}" if isinstance(v, int) else f"{k:<20} {v:.3f}")
+    return "\n".join(lines)

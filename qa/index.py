@@ -1,0 +1,467 @@
+"""The index: passages and sentences with offsets, their vectors in FAISS, BM25 beside them, saved to disk.
+
+Layout of ``embeddings/<name>/`` (written file by file, each to a temporary name and then renamed; the
+manifest is written last and records every other file's size and SHA-256, so a partial or damaged index is
+recognised and rebuilt, never used):
+
+* ``manifest.json`` — format version, model, dimension, metric, index type, chunking settings, and for each
+  document its content hash, title and page starts.
+* ``texts.json`` — each document's extracted text (citations are offsets into it).
+* ``spans.npz`` — passages (document number, start, end) and sentences (passage number, start, end).
+* ``passage_vectors.npy`` / ``sentence_vectors.npy`` — float32, L2-normalised.
+* ``dense.faiss`` — the FAISS index, for approximate index types (a flat index is rebuilt from the vectors).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import tempfile
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .bm25 import BM25
+from .chunking import chunk_document
+from .config import Config
+from .documents import Document, check_folder, iter_files, read_document
+from .embedding import Embedder, make_embedder
+from .errors import DocumentsError, IndexFileError
+from .results import Passage
+
+logger = logging.getLogger(__name__)
+
+FORMAT_VERSION = 2
+MANIFEST = "manifest.json"
+FILES = ("texts.json", "spans.npz", "passage_vectors.npy", "sentence_vectors.npy")
+
+
+@dataclass
+class Corpus:
+    """Everything the index stores, in arrays. Sentences are grouped by passage, passages by document."""
+
+    docs: list[Document]
+    p_doc: np.ndarray  # int32 (n_passages,)
+    p_start: np.ndarray  # int64
+    p_end: np.ndarray
+    s_passage: np.ndarray  # int32 (n_sentences,)
+    s_start: np.ndarray
+    s_end: np.ndarray
+    p_vec: np.ndarray  # float32 (n_passages, dim)
+    s_vec: np.ndarray  # float32 (n_sentences, dim)
+
+    @classmethod
+    def empty(cls, dim: int) -> Corpus:
+        i32, i64 = np.zeros(0, np.int32), np.zeros(0, np.int64)
+        return cls([], i32, i64, i64, i32, i64, i64, np.zeros((0, dim), np.float32),
+                   np.zeros((0, dim), np.float32))
+
+    @property
+    def n_passages(self) -> int:
+        return len(self.p_doc)
+
+    @cached_property
+    def s_first(self) -> np.ndarray:
+        """CSR pointer: sentences of passage i are ``s_first[i]:s_first[i + 1]``."""
+        return np.searchsorted(self.s_passage, np.arange(self.n_passages + 1)).astype(np.int64)
+
+    def subset(self, keep_docs: Iterable[int]) -> Corpus:
+        """The part of the corpus that belongs to the given document numbers (renumbered)."""
+        keep = sorted(set(keep_docs))
+        remap = np.full(len(self.docs), -1, np.int64)
+        remap[keep] = np.arange(len(keep))
+        pmask = np.isin(self.p_doc, keep)
+        pnew = np.full(self.n_passages, -1, np.int64)
+        pnew[pmask] = np.arange(int(pmask.sum()))
+        smask = pmask[self.s_passage] if len(self.s_passage) else np.zeros(0, bool)
+        return Corpus(
+            [self.docs[i] for i in keep], remap[self.p_doc[pmask]].astype(np.int32), self.p_start[pmask],
+            self.p_end[pmask], pnew[self.s_passage[smask]].astype(np.int32), self.s_start[smask],
+            self.s_end[smask], self.p_vec[pmask], self.s_vec[smask],
+        )
+
+    @staticmethod
+    def concat(parts: list[Corpus]) -> Corpus:
+        parts = [p for p in parts if p.docs]
+        if not parts:
+            raise ValueError("nothing to concatenate")
+        doc_off = np.cumsum([0] + [len(p.docs) for p in parts])
+        p_off = np.cumsum([0] + [p.n_passages for p in parts])
+        return Corpus(
+            [d for p in parts for d in p.docs],
+            np.concatenate([p.p_doc + doc_off[i] for i, p in enumerate(parts)]).astype(np.int32),
+            np.concatenate([p.p_start for p in parts]), np.concatenate([p.p_end for p in parts]),
+            np.concatenate([p.s_passage + p_off[i] for i, p in enumerate(parts)]).astype(np.int32),
+            np.concatenate([p.s_start for p in parts]), np.concatenate([p.s_end for p in parts]),
+            np.concatenate([p.p_vec for p in parts]), np.concatenate([p.s_vec for p in parts]),
+        )
+
+
+def embed_documents(docs: list[Document], embedder: Embedder, config: Config, show_progress: bool = False) -> Corpus:
+    """Chunk and embed documents (the expensive step)."""
+    max_tokens = min(config.max_tokens, embedder.max_tokens) - 2
+    count = embedder.count_tokens
+    p_doc, p_start, p_end, s_pass, s_start, s_end = [], [], [], [], [], []
+    texts: list[str] = []
+    sent_rel: list[list[tuple[int, int]]] = []
+    for d, doc in enumerate(docs):
+        prefix = f"{doc.title}\n" if config.title_in_passage and doc.title else ""
+        for (ps, pe), sentences in chunk_document(doc.text, max_tokens - count(prefix), count, config.min_words):
+            # The title is given to the model as context, unless the passage starts with it already.
+            pre = "" if doc.text[ps:pe].startswith(doc.title) else prefix
+            p = len(p_doc)
+            p_doc.append(d)
+            p_start.append(ps)
+            p_end.append(pe)
+            texts.append(pre + doc.text[ps:pe])
+            sent_rel.append([(s - ps + len(pre), e - ps + len(pre)) for s, e in sentences])
+            for s, e in sentences:
+                s_pass.append(p)
+                s_start.append(s)
+                s_end.append(e)
+    bar = _Progress(len(texts), show_progress)
+    try:
+        p_vec, s_vec = embedder.encode_passages(texts, sent_rel, progress=bar)
+    finally:
+        bar.close()
+    return Corpus(docs, np.asarray(p_doc, np.int32), np.asarray(p_start, np.int64), np.asarray(p_end, np.int64),
+                  np.asarray(s_pass, np.int32), np.asarray(s_start, np.int64), np.asarray(s_end, np.int64),
+                  p_vec, s_vec)
+
+
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _atomic_write(path: Path, write: Callable[[Any], None], mode: str = "wb") -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, mode) as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def choose_index_type(config: Config, n: int) -> str:
+    if config.index_type != "auto":
+        return config.index_type
+    return "Flat" if n < config.exact_below else "HNSW32"
+
+
+def build_faiss(vectors: np.ndarray, index_type: str) -> Any:
+    """A FAISS inner-product index of the given factory type over L2-normalised vectors."""
+    import faiss
+
+    dim = vectors.shape[1]
+    index = faiss.index_factory(dim, index_type, faiss.METRIC_INNER_PRODUCT)
+    if not index.is_trained:
+        index.train(vectors)
+    if "HNSW" in index_type:
+        faiss.ParameterSpace().set_index_parameter(index, "efSearch", 128)
+    index.add(vectors)
+    return index
+
+
+class Index:
+    """A searchable, saved collection: documents, passages, sentences, dense and BM25 indexes.
+
+    Use :func:`load_index` (or ``qa.load_index``) to get one; it builds or updates the saved copy as needed.
+    """
+
+    def __init__(self, corpus: Corpus, embedder: Embedder, config: Config, path: Path | None,
+                 docs_folder: Path | None, faiss_index: Any = None, index_type: str = "Flat") -> None:
+        self.corpus = corpus
+        self.embedder = embedder
+        self.config = config
+        self.path = path
+        self.docs_folder = docs_folder
+        self.index_type = index_type
+        self._faiss = faiss_index
+        self.doc_by_id = {d.doc_id: d for d in corpus.docs}
+        self.doc_number = {d.doc_id: i for i, d in enumerate(corpus.docs)}
+
+    # -- read access -------------------------------------------------------------------------------------
+    @property
+    def documents(self) -> list[Document]:
+        return self.corpus.docs
+
+    def __len__(self) -> int:
+        return self.corpus.n_passages
+
+    def passage(self, i: int) -> Passage:
+        c = self.corpus
+        doc = c.docs[int(c.p_doc[i])]
+        s, e = int(c.p_start[i]), int(c.p_end[i])
+        return Passage(doc.doc_id, s, e, doc.text[s:e], title=doc.title)
+
+    def sentences_of(self, i: int) -> range:
+        return range(int(self.corpus.s_first[i]), int(self.corpus.s_first[i + 1]))
+
+    @cached_property
+    def faiss(self) -> Any:
+        if self._faiss is None:
+            self._faiss = build_faiss(self.corpus.p_vec, self.index_type)
+        return self._faiss
+
+    @cached_property
+    def bm25(self) -> BM25:
+        c = self.corpus
+        texts = []
+        for i in range(c.n_passages):
+            doc = c.docs[int(c.p_doc[i])]
+            title = doc.title if self.config.title_in_passage else ""
+            texts.append(f"{title}\n{doc.text[int(c.p_start[i]):int(c.p_end[i])]}")
+        return BM25(texts)
+
+    @cached_property
+    def s_bm25(self) -> BM25:
+        """BM25 over sentences, for idf-weighted term matches inside a passage."""
+        c = self.corpus
+        return BM25([c.docs[int(c.p_doc[int(p)])].text[int(s):int(e)]
+                     for p, s, e in zip(c.s_passage, c.s_start, c.s_end)])
+
+    def warm_up(self) -> None:
+        """Build the in-memory search structures and load the model now rather than on the first question."""
+        _ = self.faiss, self.bm25
+        self.embedder.encode_queries(["warm up"])
+
+    # -- saving ------------------------------------------------------------------------------------------
+    def save(self, path: Path | None = None) -> None:
+        path = Path(path or self.path or "")
+        path.mkdir(parents=True, exist_ok=True)
+        c = self.corpus
+        _atomic_write(path / "texts.json", lambda f: f.write(json.dumps([d.text for d in c.docs])), "w")
+        _atomic_write(path / "spans.npz", lambda f: np.savez(
+            f, p_doc=c.p_doc, p_start=c.p_start, p_end=c.p_end, s_passage=c.s_passage, s_start=c.s_start,
+            s_end=c.s_end))
+        _atomic_write(path / "passage_vectors.npy", lambda f: np.save(f, c.p_vec))
+        _atomic_write(path / "sentence_vectors.npy", lambda f: np.save(f, c.s_vec))
+        files = list(FILES)
+        if self.index_type != "Flat":
+            import faiss
+
+            _atomic_write(path / "dense.faiss", lambda f: f.write(faiss.serialize_index(self.faiss).tobytes()))
+            files.append("dense.faiss")
+        manifest = {
+            "format_version": FORMAT_VERSION,
+            "model": self.embedder.model_id,
+            "dim": int(c.p_vec.shape[1]),
+            "normalized": True,
+            "metric": "inner_product",
+            "index_type": self.index_type,
+            "settings": self.config.index_fields(),
+            "n_passages": c.n_passages,
+            "n_sentences": len(c.s_passage),
+            "docs_folder": str(self.docs_folder) if self.docs_folder else None,
+            "documents": [{"doc_id": d.doc_id, "sha256": d.sha256, "title": d.title, "pages": list(d.pages),
+                           "chars": len(d.text)} for d in c.docs],
+            "files": {name: {"bytes": (path / name).stat().st_size, "sha256": _sha256_file(path / name)}
+                      for name in files},
+            "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        }
+        _atomic_write(path / MANIFEST, lambda f: f.write(json.dumps(manifest, indent=1)), "w")
+        self.path = path
+
+
+def read_manifest(path: Path) -> dict[str, Any]:
+    """The manifest of a saved index, or :class:`IndexFileError` naming the file and what is wrong."""
+    mpath = path / MANIFEST
+    try:
+        manifest = json.loads(mpath.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise IndexFileError(f"{mpath}: missing") from exc
+    except (OSError, ValueError) as exc:
+        raise IndexFileError(f"{mpath}: unreadable ({exc.__class__.__name__})") from exc
+    if not isinstance(manifest, dict):
+        raise IndexFileError(f"{mpath}: not a manifest (expected a JSON object)")
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise IndexFileError(f"{mpath}: format version {manifest.get('format_version')!r}, "
+                             f"expected {FORMAT_VERSION}")
+    return manifest
+
+
+def _check_files(path: Path, manifest: dict[str, Any]) -> None:
+    for name, meta in manifest.get("files", {}).items():
+        f = path / name
+        if not f.exists():
+            raise IndexFileError(f"{f}: missing")
+        if f.stat().st_size != meta["bytes"]:
+            raise IndexFileError(f"{f}: {f.stat().st_size} bytes, manifest says {meta['bytes']} (partial write?)")
+        if _sha256_file(f) != meta["sha256"]:
+            raise IndexFileError(f"{f}: content does not match its checksum (corrupted)")
+
+
+def open_saved(path: Path, embedder: Embedder, config: Config) -> Index:
+    """Open a saved index, checking format, model, settings and every file's checksum."""
+    manifest = read_manifest(path)
+    if manifest.get("model") != embedder.model_id:
+        raise IndexFileError(f"{path}: built with model {manifest.get('model')!r}, not {embedder.model_id!r}")
+    if manifest.get("settings") != config.index_fields():
+        raise IndexFileError(f"{path}: built with other settings {manifest.get('settings')}")
+    missing = [k for k in ("dim", "index_type", "documents", "files") if k not in manifest]
+    if missing or not isinstance(manifest["files"], dict) or not set(FILES) <= set(manifest["files"]):
+        what = ", ".join(missing) or "file checksums"
+        raise IndexFileError(f"{path / MANIFEST}: incomplete (missing {what})")
+    _check_files(path, manifest)
+    try:
+        texts = json.loads((path / "texts.json").read_text(encoding="utf-8"))
+        spans = np.load(path / "spans.npz")
+        p_vec = np.load(path / "passage_vectors.npy")
+        s_vec = np.load(path / "sentence_vectors.npy")
+        docs = [Document(m["doc_id"], t, m["sha256"], m.get("title", ""), tuple(m.get("pages", ())))
+                for m, t in zip(manifest["documents"], texts, strict=True)]
+        corpus = Corpus(docs, spans["p_doc"], spans["p_start"], spans["p_end"], spans["s_passage"],
+                        spans["s_start"], spans["s_end"], p_vec, s_vec)
+    except (OSError, ValueError, KeyError) as exc:
+        raise IndexFileError(f"{path}: unreadable ({exc})") from exc
+    if p_vec.shape != (corpus.n_passages, manifest["dim"]) or len(s_vec) != len(corpus.s_passage):
+        raise IndexFileError(f"{path}: vector shapes do not match the manifest")
+    faiss_index = None
+    if "dense.faiss" in manifest["files"]:
+        import faiss
+
+        faiss_index = faiss.deserialize_index(np.fromfile(path / "dense.faiss", dtype=np.uint8))
+    folder = Path(manifest["docs_folder"]) if manifest.get("docs_folder") else None
+    return Index(corpus, embedder, config, path, folder, faiss_index, manifest["index_type"])
+
+
+def default_index_dir(docs: str | Path) -> Path:
+    """``embeddings/<name of the docs folder>`` under the current directory."""
+    return Path("embeddings") / (Path(docs).resolve().name or "docs")
+
+
+class _Progress:
+    def __init__(self, total: int, enabled: bool) -> None:
+        self.bar = None
+        if enabled and total:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=total, unit="passage", desc="embedding", dynamic_ncols=True)
+
+    def __call__(self, n: int) -> None:
+        if self.bar is not None:
+            self.bar.update(n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def load_index(
+    docs: str | Path | None = None,
+    index_dir: str | Path | None = None,
+    config: Config | None = None,
+    embedder: Embedder | None = None,
+    progress: bool = True,
+    save: bool = True,
+) -> Index:
+    """The index of a folder of documents, built on first use and brought up to date when files change.
+
+    Only new or changed documents are embedded again; a saved index that is damaged, partial or built with
+    another model or settings is rebuilt, with a warning. With ``docs=None`` the saved index is used as is.
+
+    Raises:
+        DocumentsError: the folder is missing, unreadable or has no documents with text.
+        IndexFileError: ``docs`` is None and the saved index cannot be used.
+    """
+    config = config or Config.from_env()
+    embedder = embedder or make_embedder(config.model, config.device or None, config.batch_size)
+    if docs is None and index_dir is None:
+        raise DocumentsError("give a documents folder or a saved index")
+    path = Path(index_dir) if index_dir is not None else default_index_dir(docs)  # type: ignore[arg-type]
+    saved: Index | None = None
+    if (path / MANIFEST).exists() or (path.exists() and any(path.iterdir())):
+        try:
+            saved = open_saved(path, embedder, config)
+        except IndexFileError as exc:
+            if docs is None:
+                raise
+            logger.warning("saved index not used, rebuilding: %s", exc)
+    if docs is None:
+        if saved is None:
+            raise IndexFileError(f"no saved index in {path}: give the documents folder to build one")
+        return saved
+    folder = check_folder(docs).resolve()
+    return update_index(saved, folder, path, embedder, config, progress=progress, save=save)
+
+
+def update_index(saved: Index | None, folder: Path, path: Path, embedder: Embedder, config: Config,
+                 progress: bool = True, save: bool = True) -> Index:
+    """Bring ``saved`` (or nothing) in line with ``folder``: keep unchanged documents, embed the rest."""
+    old = saved.corpus if saved is not None else None
+    old_by_id = {d.doc_id: (i, d) for i, d in enumerate(old.docs)} if old else {}
+    keep: list[int] = []
+    fresh: list[Document] = []
+    order: list[str] = []
+    for f in iter_files(folder):
+        doc_id = f.relative_to(folder).as_posix()
+        if doc_id in old_by_id:
+            i, d = old_by_id[doc_id]
+            try:
+                same = hashlib.sha256(f.read_bytes()).hexdigest() == d.sha256
+            except OSError:
+                same = False
+            if same:
+                keep.append(i)
+                order.append(doc_id)
+                continue
+        doc = read_document(folder, f)
+        if doc is not None:
+            fresh.append(doc)
+            order.append(doc_id)
+    if not order:
+        raise DocumentsError(f"no documents with text in {folder} (looked for .txt, .md, .html)")
+    removed = len(old_by_id) - len(keep)
+    if saved is not None and not fresh and not removed:
+        saved.docs_folder = folder
+        return saved
+    if fresh:
+        logger.info("embedding %d new or changed document(s); %d unchanged", len(fresh), len(keep))
+    new_part = embed_documents(fresh, embedder, config, show_progress=progress) if fresh else None
+    parts = [old.subset(keep)] if old is not None and keep else []
+    if new_part is not None:
+        parts.append(new_part)
+    corpus = Corpus.concat(parts)
+    # Same order as the folder, so results do not depend on edit history.
+    pos = {doc_id: i for i, doc_id in enumerate(order)}
+    corpus = _reorder(corpus, [pos[d.doc_id] for d in corpus.docs])
+    index = Index(corpus, embedder, config, path, folder,
+                  index_type=choose_index_type(config, corpus.n_passages))
+    if save:
+        index.save(path)
+        logger.info("index saved to %s (%d documents, %d passages)", path, len(corpus.docs), corpus.n_passages)
+    return index
+
+
+def _reorder(corpus: Corpus, rank: list[int]) -> Corpus:
+    """Documents put in the order ``rank`` gives them; passages and sentences follow their documents."""
+    if rank == sorted(rank):
+        return corpus
+    c = corpus
+    doc_rank = np.argsort(np.argsort(rank))  # dense 0..n-1 rank of each document
+    p_perm = np.lexsort((np.arange(c.n_passages), doc_rank[c.p_doc]))
+    p_new = np.empty_like(p_perm)
+    p_new[p_perm] = np.arange(len(p_perm))
+    s_key = p_new[c.s_passage]
+    s_perm = np.lexsort((np.arange(len(s_key)), s_key))
+    docs = [c.docs[i] for i in np.argsort(doc_rank)]
+    return Corpus(docs, doc_rank[c.p_doc][p_perm].astype(np.int32), c.p_start[p_perm], c.p_end[p_perm],
+                  s_key[s_perm].astype(np.int32), c.s_start[s_perm], c.s_end[s_perm], c.p_vec[p_perm],
+                  c.s_vec[s_perm])

@@ -1,0 +1,103 @@
+"""An optional extractive reader: a transformers question-answering model that points at answer spans.
+
+Any ``AutoModelForQuestionAnswering`` checkpoint works (a local path, or a hub name for users with a hub).
+Long passages are read in overlapping windows; spans are mapped back to character offsets of the passage,
+so answers stay verbatim.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SpanGuess:
+    context: int  # which of the contexts given to read()
+    start: int  # character offsets into that context
+    end: int
+    score: float  # start + end logit
+    null_score: float  # the model's "no answer" logit pair for the window
+
+
+class Reader:
+    """Reads (question, passage) pairs and proposes answer spans.
+
+    Args:
+        model: a path or hub name of an extractive QA model.
+        max_length: window length in tokens; ``stride``: overlap between windows.
+        max_answer_tokens: longest span considered.
+    """
+
+    def __init__(self, model: str, max_length: int = 384, stride: int = 128, max_answer_tokens: int = 30,
+                 device: str | None = None) -> None:
+        self.model_name = model
+        self.max_length = max_length
+        self.stride = stride
+        self.max_answer_tokens = max_answer_tokens
+        self.device = device or "cpu"
+
+    @cached_property
+    def _loaded(self) -> tuple[Any, Any]:
+        from .embedding import quiet_transformers
+
+        quiet_transformers()
+        from transformers import AutoModelForQuestionAnswering, AutoTokenizer
+
+        tok = AutoTokenizer.from_pretrained(self.model_name)
+        model = AutoModelForQuestionAnswering.from_pretrained(self.model_name).to(self.device).eval()
+        return tok, model
+
+    @property
+    def model_id(self) -> str:
+        return os.path.basename(os.path.normpath(self.model_name)) or self.model_name
+
+    def read(self, question: str, contexts: list[str], top: int = 5) -> list[SpanGuess]:
+        """The best spans over all contexts, best first (at most ``top`` per window)."""
+        import torch
+
+        if not contexts:
+            return []
+        tok, model = self._loaded
+        enc = tok(
+            [question] * len(contexts), contexts, truncation="only_second", max_length=self.max_length,
+            stride=self.stride, return_overflowing_tokens=True, return_offsets_mapping=True, padding=True,
+            return_tensors="pt",
+        )
+        ctx_of_window = enc.pop("overflow_to_sample_mapping").numpy()
+        offsets = enc.pop("offset_mapping").numpy()
+        seq_ids = [enc.sequence_ids(i) for i in range(len(ctx_of_window))]
+        inputs = {k: v.to(self.device) for k, v in enc.items() if k in ("input_ids", "attention_mask",
+                                                                          "token_type_ids")}
+        with torch.inference_mode():
+            out = model(**inputs)
+        starts = out.start_logits.float().cpu().numpy()
+        ends = out.end_logits.float().cpu().numpy()
+        guesses: list[SpanGuess] = []
+        for w in range(len(ctx_of_window)):
+            is_ctx = np.array([s == 1 for s in seq_ids[w]])
+            null = float(starts[w, 0] + ends[w, 0])
+            s_log = np.where(is_ctx, starts[w], -np.inf)
+            e_log = np.where(is_ctx, ends[w], -np.inf)
+            cand_s = np.argsort(-s_log)[:20]
+            cand_e = np.argsort(-e_log)[:20]
+            found = []
+            for si in cand_s:
+                for ei in cand_e:
+                    if not (is_ctx[si] and is_ctx[ei]) or ei < si or ei - si + 1 > self.max_answer_tokens:
+                        continue
+                    found.append((float(s_log[si] + e_log[ei]), int(si), int(ei)))
+            found.sort(reverse=True)
+            for score, si, ei in found[:top]:
+                cs, ce = int(offsets[w, si, 0]), int(offsets[w, ei, 1])
+                if ce > cs:
+                    guesses.append(SpanGuess(int(ctx_of_window[w]), cs, ce, score, null))
+        guesses.sort(key=lambda g: -g.score)
+        return guesses
