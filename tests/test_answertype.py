@@ -1,0 +1,42 @@
+"""Expected answer types: what a question asks for, and whether a sentence offers it."""
+
+from __future__ import annotations
+
+import pytest
+
+from qa.answertype import DATE, NAME, NUMBER, expected_type, offers, says_unknown
+
+
+@pytest.mark.parametrize(("question", "kind"), [
+    ("How many Russians fled to Kazakhstan?", NUMBER),
+    ("What percentage of the population is ethnic Russian?", NUMBER),
+    ("How old is he?", NUMBER),
+    ("When did it issue it?", DATE),
+    ("In what year did he say it?", DATE),
+    ("Who is the minister of internal affairs?", NAME),
+    ("What is the name of his gallery?", NAME),
+    ("Which city did Tokayev speak from?", NAME),
+    ("What did he say about extradition?", None),
+    ("Why are they leaving?", None),
+])
+def test_expected_type(question: str, kind: str | None) -> None:
+    assert expected_type(question) == kind
+
+
+def test_offers_needs_something_the_question_does_not_already_say() -> None:
+    q = "How many Russians entered Kazakhstan after September 21?"
+    assert offers(NUMBER, "Almost 100,000 Russians entered Kazakhstan.", q)
+    assert not offers(NUMBER, "Russians entered Kazakhstan after September 21.", q)
+    assert offers(NUMBER, "Dozens of Russians came.", q)
+    assert offers(DATE, "It happened in 2013.", "When did it happen?")
+    assert not offers(DATE, "It happened after the war.", "When did it happen?")
+    assert offers(NAME, "The minister, Marat Akhmetzhanov, said so.", "Who is the minister?")
+    assert not offers(NAME, "The minister said so.", "Who is the minister?")
+    assert not offers(NAME, "I moved to my parents' place.", "What is the surname of Aleksey?")
+    assert offers(None, "anything", "Why?")
+
+
+def test_says_unknown() -> None:
+    assert says_unknown("Kyrgyz migration officials have not reported the number of Russians who arrived.")
+    assert says_unknown("It is unclear how these people can adapt.")
+    assert not says_unknown("Almost 100,000 Russians entered Kazakhstan.")

@@ -1,0 +1,116 @@
+"""The public API (qa.load_index / retrieve / answer / verify) on bad input, and the default index."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+import qa
+import qa.api
+from qa import DocumentsError, QuestionError
+from tests.conftest import HASHING, SEEDS, write_docs
+
+
+def test_public_names() -> None:
+    for name in (
+        "answer",
+        "retrieve",
+        "verify",
+        "load_index",
+        "Answer",
+        "Citation",
+        "Hit",
+        "Passage",
+        "Index",
+        "Config",
+        "QAError",
+        "QuestionError",
+        "DocumentsError",
+        "IndexFileError",
+        "ScopeError",
+    ):
+        assert hasattr(qa, name), name
+    assert issubclass(QuestionError, qa.QAError) and issubclass(DocumentsError, qa.QAError)
+
+
+def test_missing_folder(tmp_path: Path) -> None:
+    with pytest.raises(DocumentsError, match="not found"):
+        qa.load_index(docs=tmp_path / "nowhere", index_dir=tmp_path / "idx", config=HASHING)
+    assert not (tmp_path / "idx").exists()
+
+
+def test_empty_folder(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DocumentsError, match="no documents"):
+        qa.load_index(docs=tmp_path / "empty", index_dir=tmp_path / "idx", config=HASHING)
+
+
+def test_folder_of_empty_files(tmp_path: Path, caplog) -> None:
+    folder = write_docs(tmp_path / "docs", {"a.txt": "", "b.md": "\n\n"})
+    with pytest.raises(DocumentsError, match="no documents"):
+        qa.load_index(docs=folder, index_dir=tmp_path / "idx", config=HASHING)
+    assert "a.txt" in caplog.text and "b.md" in caplog.text
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() == 0,
+    reason="running as root: chmod 000 does not stop root from reading (simulated below)",
+)
+def test_unreadable_folder_chmod(tmp_path: Path) -> None:
+    folder = write_docs(tmp_path / "locked", {"a.txt": "Some text that cannot be read at all."})
+    folder.chmod(0)
+    try:
+        with pytest.raises(DocumentsError, match="permission denied"):
+            qa.load_index(docs=folder, index_dir=tmp_path / "idx", config=HASHING)
+    finally:
+        folder.chmod(0o755)
+
+
+def test_unreadable_folder_simulated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = write_docs(tmp_path / "locked", {"a.txt": "Some text that cannot be read at all."})
+    real_iterdir = Path.iterdir
+
+    def iterdir(self: Path):  # type: ignore[no-untyped-def]
+        if self.resolve() == folder.resolve():
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_iterdir(self)
+
+    monkeypatch.setattr(Path, "iterdir", iterdir)
+    with pytest.raises(DocumentsError, match="permission denied"):
+        qa.load_index(docs=folder, index_dir=tmp_path / "idx", config=HASHING)
+
+
+def test_no_default_documents_here() -> None:
+    # the default collection is seeds/ under the working directory; there is none in the test's directory
+    with pytest.raises(DocumentsError, match="seeds"):
+        qa.answer("Who is the minister of internal affairs?")
+
+
+def test_default_index_built_on_first_use(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("QA_MODEL", "hashing")
+    (Path.cwd() / "seeds").mkdir()
+    for f in SEEDS.iterdir():
+        (Path.cwd() / "seeds" / f.name).write_bytes(f.read_bytes())
+    a = qa.answer("Who is the minister of internal affairs?", threshold=0.0)
+    assert (Path.cwd() / "embeddings" / "seeds" / "manifest.json").is_file()
+    assert a.citations and qa.verify(a) == []
+    assert qa.api._default is not None and qa.api._default.embedder.model_id == "hashing-256"
+    hits = qa.retrieve("Akhmetzhanov extradition", k=1)
+    assert hits[0].doc_id == "004_c959e5419f16b652.txt"
+
+
+@pytest.mark.parametrize("question", ["", "  \n ", 42, None])
+def test_bad_questions_everywhere(index: qa.Index, question: object) -> None:
+    with pytest.raises(QuestionError):
+        qa.answer(question, index=index)  # type: ignore[arg-type]
+    with pytest.raises(QuestionError):
+        qa.retrieve(question, index=index)  # type: ignore[arg-type]
+
+
+def test_twenty_thousand_character_question(index: qa.Index) -> None:
+    long_q = ("Who counted the herons on the lake? " * 600)[:20_000]
+    for call in (qa.answer, qa.retrieve):
+        with pytest.raises(QuestionError, match="limit is 2,000"):
+            call(long_q, index=index)

@@ -1,0 +1,444 @@
+"""The ``qa`` command, run as a subprocess (``python -m qa``) with the fake model and a temporary index.
+
+Every error is one line on stderr, with a non-zero exit code and no traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+import qa
+from qa.evaluation import KEYS
+from tests.conftest import ALPHA, BETA, HASHING, cli_env, run_qa, write_docs
+
+HERONS = "How many nesting herons did the team count?"
+
+
+def ok(result: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    return result
+
+
+def one_line_error(result: subprocess.CompletedProcess[str], *needles: str) -> str:
+    """The command failed cleanly: exit code != 0, one line on stderr saying why, no traceback."""
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ")
+    for needle in needles:
+        assert needle in lines[0]
+    return lines[0]
+
+
+@pytest.fixture
+def built(docs_dir: Path, index_dir: Path) -> tuple[Path, Path]:
+    """``qa index`` of the small collection into a temporary index folder (a test may change both)."""
+    ok(run_qa("index", str(docs_dir), "--index", str(index_dir), "--model", "hashing"))
+    return docs_dir, index_dir
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """Like ``built``, built once for the tests that change neither the documents nor the index."""
+    root = tmp_path_factory.mktemp("cli-shared")
+    docs, idx = write_docs(root / "docs"), root / "index"
+    ok(run_qa("index", str(docs), "--index", str(idx), "--model", "hashing", cwd=root))
+    return docs, idx
+
+
+def common(built: tuple[Path, Path]) -> list[str]:
+    docs, idx = built
+    return ["--docs", str(docs), "--index", str(idx), "--model", "hashing"]
+
+
+# -- index -------------------------------------------------------------------------------------------------
+
+
+def test_index_json(docs_dir: Path, index_dir: Path) -> None:
+    r = ok(run_qa("index", str(docs_dir), "--index", str(index_dir), "--model", "hashing", "--json"))
+    info = json.loads(r.stdout)
+    assert set(info) == {"index", "documents", "passages", "sentences", "model", "index_type"}
+    assert info["documents"] == 4 and info["model"] == "hashing-256" and info["index_type"] == "Flat"
+    assert info["index"] == str(index_dir) and (index_dir / "manifest.json").is_file()
+    assert info["passages"] == len(qa.load_index(docs=None, index_dir=index_dir, config=HASHING))
+    assert not (Path.cwd() / "embeddings").exists()
+    assert r.stderr == ""
+
+
+def test_index_text_and_default_location(docs_dir: Path) -> None:
+    r = ok(run_qa("index", "--docs", str(docs_dir), "--model", "hashing"))
+    assert r.stdout.startswith("indexed 4 documents")
+    assert (Path.cwd() / "embeddings" / "docs" / "manifest.json").is_file()
+
+
+# -- retrieve ----------------------------------------------------------------------------------------------
+
+
+def test_retrieve_json(shared: tuple[Path, Path]) -> None:
+    r = ok(run_qa("retrieve", HERONS, "-k", "3", "--json", *common(shared)))
+    hits = json.loads(r.stdout)
+    assert len(hits) == 3 and [h["rank"] for h in hits] == [1, 2, 3]
+    assert set(hits[0]) == {
+        "rank",
+        "doc_id",
+        "start",
+        "end",
+        "text",
+        "score",
+        "dense_score",
+        "bm25_score",
+        "sentence_score",
+    }
+    assert hits[0]["doc_id"] == "alpha.txt"
+    assert ALPHA[hits[0]["start"] : hits[0]["end"]] == hits[0]["text"]
+    index = qa.load_index(docs=None, index_dir=shared[1], config=HASHING)
+    assert hits == [h.to_dict() for h in qa.retrieve(HERONS, k=3, index=index)]
+
+
+def test_retrieve_text_and_only(shared: tuple[Path, Path]) -> None:
+    r = ok(run_qa("retrieve", HERONS, "--only", "beta.md", *common(shared)))
+    assert r.stdout.startswith("1. beta.md:")
+    assert "alpha.txt" not in r.stdout
+    one_line_error(run_qa("retrieve", HERONS, "--only", "ghost.txt", *common(shared)), "ghost.txt")
+
+
+# -- ask and verify ----------------------------------------------------------------------------------------
+
+
+def test_ask_json_is_exactly_to_dict(shared: tuple[Path, Path]) -> None:
+    r = ok(run_qa("ask", HERONS, "--json", *common(shared)))
+    printed = json.loads(r.stdout)
+    index = qa.load_index(docs=None, index_dir=shared[1], config=HASHING)
+    expected = qa.answer(HERONS, index=index).to_dict()
+    assert printed == json.loads(json.dumps(expected))
+    assert qa.Answer.from_dict(printed).to_dict() == printed
+
+
+def test_ask_text(shared: tuple[Path, Path]) -> None:
+    r = ok(run_qa("ask", HERONS, "--threshold", "0", *common(shared)))
+    assert "412" in r.stdout.splitlines()[0]
+    assert "[1] alpha.txt, characters" in r.stdout and "confidence" in r.stdout
+    r = ok(run_qa("ask", HERONS, "--threshold", "1.01", *common(shared)))
+    assert r.stdout.startswith("The documents do not say")
+
+
+def test_ask_follow_up_with_history(shared: tuple[Path, Path]) -> None:
+    r = ok(
+        run_qa(
+            "ask",
+            "What time did he want?",
+            "--history",
+            "Who proposed moving the first ferry of the day?",
+            "--threshold",
+            "0",
+            "--json",
+            *common(shared),
+        )
+    )
+    a = json.loads(r.stdout)
+    assert a["query"].startswith("What time did he want? Who proposed")
+    assert a["citations"][0]["doc_id"] == "beta.md" and "six o'clock" in a["text"]
+
+
+def test_ask_html_is_quoted_as_text(shared: tuple[Path, Path]) -> None:
+    r = ok(
+        run_qa("ask", "When did the Marlow glassworks open?", "--threshold", "0", "--json", *common(shared))
+    )
+    a = json.loads(r.stdout)
+    assert a["citations"][0]["doc_id"] == "page.html" and "1851" in a["text"] and "<" not in a["text"]
+
+
+def test_verify_saved_answer_then_tampered(shared: tuple[Path, Path], tmp_path: Path) -> None:
+    r = ok(run_qa("ask", HERONS, "--threshold", "0", "--json", *common(shared)))
+    answer_file = tmp_path / "answer.json"
+    answer_file.write_text(r.stdout, encoding="utf-8")
+    v = ok(run_qa("verify", str(answer_file), *common(shared)))
+    assert v.stdout.strip() == "ok: 1 citation(s) verified"
+    # without --docs (and no seeds/ here) the saved index is used as is
+    v = ok(run_qa("verify", str(answer_file), "--index", str(shared[1]), "--model", "hashing", "--json"))
+    assert json.loads(v.stdout) == {"citations": 1, "problems": [], "ok": True}
+
+    data = json.loads(r.stdout)
+    data["citations"][0]["quote"] = data["citations"][0]["quote"].replace("412", "999")
+    answer_file.write_text(json.dumps(data), encoding="utf-8")
+    v = run_qa("verify", str(answer_file), *common(shared))
+    assert v.returncode == 1 and "Traceback" not in v.stderr
+    assert "citation 1" in v.stdout and "does not equal alpha.txt" in v.stdout
+
+    data = json.loads(r.stdout)
+    data["citations"][0]["start"] += 3
+    answer_file.write_text(json.dumps(data), encoding="utf-8")
+    v = run_qa("verify", str(answer_file), "--json", *common(shared))
+    assert v.returncode == 1
+    out = json.loads(v.stdout)
+    assert out["ok"] is False and out["problems"]
+
+
+def test_verify_after_the_document_changed(built: tuple[Path, Path], tmp_path: Path) -> None:
+    docs, idx = built
+    r = ok(run_qa("ask", HERONS, "--threshold", "0", "--json", *common(built)))
+    answer_file = tmp_path / "answer.json"
+    answer_file.write_text(r.stdout, encoding="utf-8")
+    (docs / "alpha.txt").write_text("New first line.\n" + ALPHA, encoding="utf-8")
+    v = run_qa("verify", str(answer_file), "--index", str(idx), "--model", "hashing")  # saved index as is
+    assert v.returncode == 1 and "alpha.txt changed since it was indexed" in v.stdout
+    v = run_qa("verify", str(answer_file), *common(built))  # re-indexed first: the quote moved
+    assert v.returncode == 1 and "does not equal" in v.stdout
+    a = json.loads(ok(run_qa("ask", HERONS, "--threshold", "0", "--json", *common(built))).stdout)
+    assert a["citations"][0]["start"] == json.loads(r.stdout)["citations"][0]["start"] + len(
+        "New first line.\n"
+    )
+
+
+@pytest.mark.parametrize("content", ["not json at all", '{"citations": [{"doc_id": "a"}]}', "[]"])
+def test_verify_bad_answer_file(shared: tuple[Path, Path], tmp_path: Path, content: str) -> None:
+    f = tmp_path / "answer.json"
+    f.write_text(content)
+    one_line_error(run_qa("verify", str(f), *common(shared)), "answer.json")
+
+
+def test_verify_missing_answer_file(shared: tuple[Path, Path], tmp_path: Path) -> None:
+    one_line_error(run_qa("verify", str(tmp_path / "nope.json"), *common(shared)), "not found")
+
+
+# -- eval --------------------------------------------------------------------------------------------------
+
+
+def test_eval_json_keys(shared: tuple[Path, Path], tmp_path: Path) -> None:
+    questions = tmp_path / "q.jsonl"
+    rows_file = tmp_path / "rows.jsonl"
+    items = [
+        {
+            "id": "a",
+            "question": HERONS,
+            "answers": [{"text": "412", "doc": "alpha.txt", "start": ALPHA.index("412")}],
+        },
+        {
+            "id": "b",
+            "question": "Who proposed moving the first ferry?",
+            "answers": [{"text": "James Whitlock", "doc": "beta.md", "start": BETA.index("James Whitlock")}],
+        },
+        {
+            "id": "c",
+            "question": "What is the population of the island?",
+            "answers": [],
+            "is_impossible": True,
+        },
+    ]
+    questions.write_text("".join(json.dumps(q) + "\n" for q in items), encoding="utf-8")
+    r = ok(run_qa("eval", "--questions", str(questions), "--json", "--out", str(rows_file), *common(shared)))
+    summary = json.loads(r.stdout)
+    assert list(summary) == list(KEYS)
+    assert list(summary) == [
+        "n",
+        "recall@1",
+        "recall@5",
+        "recall@10",
+        "mrr",
+        "answer_contains@1",
+        "HasAns_exact",
+        "HasAns_f1",
+        "NoAns_exact",
+        "exact",
+        "f1",
+        "citations_valid",
+        "retrieve_ms_p50",
+        "answer_ms_p50",
+    ]
+    assert summary["n"] == 3 and summary["citations_valid"] == 1.0 and summary["recall@1"] > 0
+    rows = [json.loads(line) for line in rows_file.read_text().splitlines()]
+    assert [row["id"] for row in rows] == ["a", "b", "c"]
+    r = ok(run_qa("eval", "--questions", str(questions), "--limit", "1", *common(shared)))
+    assert r.stdout.startswith("measure") and "recall@1" in r.stdout and "1.000" in r.stdout
+
+
+def test_eval_bad_question_file(shared: tuple[Path, Path], tmp_path: Path) -> None:
+    f = tmp_path / "q.jsonl"
+    f.write_text("{not json\n")
+    one_line_error(run_qa("eval", "--questions", str(f), *common(shared)), "q.jsonl:1")
+    one_line_error(run_qa("eval", "--questions", str(tmp_path / "nope.jsonl"), *common(shared)), "not found")
+
+
+# -- bad input ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("question", ["", "   ", "\t\n"])
+@pytest.mark.parametrize("command", ["ask", "retrieve"])
+def test_empty_question(shared: tuple[Path, Path], command: str, question: str) -> None:
+    r = run_qa(command, question, *common(shared))
+    one_line_error(r, "question is empty")
+    assert r.stdout == ""
+
+
+def test_question_of_20000_characters(shared: tuple[Path, Path]) -> None:
+    r = run_qa("ask", "x" * 20_000, *common(shared))
+    one_line_error(r, "20,000 characters", "limit")
+    assert r.stdout == ""
+
+
+def test_missing_folder(tmp_path: Path, index_dir: Path) -> None:
+    one_line_error(
+        run_qa("index", str(tmp_path / "nowhere"), "--index", str(index_dir), "--model", "hashing"),
+        "not found",
+    )
+    one_line_error(
+        run_qa(
+            "ask",
+            "herons?",
+            "--docs",
+            str(tmp_path / "nowhere"),
+            "--index",
+            str(index_dir),
+            "--model",
+            "hashing",
+        ),
+        "not found",
+    )
+
+
+def test_empty_folder(tmp_path: Path, index_dir: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    one_line_error(
+        run_qa("index", str(tmp_path / "empty"), "--index", str(index_dir), "--model", "hashing"),
+        "no documents",
+    )
+
+
+def test_default_docs_missing(index_dir: Path) -> None:
+    # no seeds/ in the working directory and no index saved: a clear error, not a crash
+    one_line_error(run_qa("ask", "herons?", "--model", "hashing"), "seeds")
+    one_line_error(run_qa("ask", "herons?", "--index", str(index_dir), "--model", "hashing"))
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() == 0,
+    reason="running as root: chmod 000 does not stop root from reading (see the simulated test)",
+)
+def test_unreadable_folder_chmod(tmp_path: Path, index_dir: Path) -> None:
+    folder = write_docs(tmp_path / "locked", {"a.txt": "Some text that cannot be read at all."})
+    folder.chmod(0)
+    try:
+        one_line_error(
+            run_qa("index", str(folder), "--index", str(index_dir), "--model", "hashing"), "permission denied"
+        )
+    finally:
+        folder.chmod(0o755)
+
+
+@pytest.fixture
+def cli_main(monkeypatch: pytest.MonkeyPatch):
+    """``qa.cli.main`` in this process (for failures that can only be simulated), logging restored after."""
+    from qa.cli import main
+
+    root, qa_log = logging.getLogger(), logging.getLogger("qa")
+    saved = (root.handlers[:], root.level, qa_log.level)
+    yield main
+    root.handlers[:], root.level = saved[0], saved[1]
+    qa_log.setLevel(saved[2])
+
+
+def test_unreadable_folder_simulated(
+    tmp_path: Path, index_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys, cli_main
+) -> None:
+    folder = write_docs(tmp_path / "locked", {"a.txt": "Some text that cannot be read at all."})
+    real_iterdir = Path.iterdir
+
+    def iterdir(self: Path):  # type: ignore[no-untyped-def]
+        if self.resolve() == folder.resolve():
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_iterdir(self)
+
+    monkeypatch.setattr(Path, "iterdir", iterdir)
+    code = cli_main(["index", str(folder), "--index", str(index_dir), "--model", "hashing"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.strip().splitlines() == [f"error: cannot read documents folder {folder}: permission denied"]
+
+
+def test_undecodable_and_empty_files_warn(tmp_path: Path, index_dir: Path) -> None:
+    folder = write_docs(
+        tmp_path / "docs",
+        {
+            "latin1.txt": "Caf\xe9 Rossi on Mill Street was opened by Anna Rossi in 1999.\n".encode(
+                "latin-1"
+            ),
+            "empty.txt": "",
+            "ok.txt": "A perfectly ordinary document about the ferry timetable.\n",
+        },
+    )
+    r = ok(run_qa("index", str(folder), "--index", str(index_dir), "--model", "hashing", "--json"))
+    assert json.loads(r.stdout)["documents"] == 2
+    warnings = r.stderr.strip().splitlines()
+    assert any(w.startswith("warning: latin1.txt: not valid UTF-8") for w in warnings)
+    assert any(w.startswith("warning: empty.txt: empty") for w in warnings)
+    a = json.loads(
+        ok(
+            run_qa(
+                "ask",
+                "Who opened Caf Rossi on Mill Street?",
+                "--threshold",
+                "0",
+                "--json",
+                "--docs",
+                str(folder),
+                "--index",
+                str(index_dir),
+                "--model",
+                "hashing",
+            )
+        ).stdout
+    )
+    assert a["citations"][0]["doc_id"] == "latin1.txt" and "\ufffd" in a["text"]
+    f = tmp_path / "a.json"
+    f.write_text(json.dumps(a), encoding="utf-8")
+    ok(run_qa("verify", str(f), "--docs", str(folder), "--index", str(index_dir), "--model", "hashing"))
+
+
+def test_corrupted_index_is_rebuilt_with_warning(built: tuple[Path, Path]) -> None:
+    docs, idx = built
+    f = idx / "passage_vectors.npy"
+    data = bytearray(f.read_bytes())
+    data[-8:] = b"\xff" * 8
+    f.write_bytes(bytes(data))
+    # without the documents there is nothing to rebuild from: a clear error
+    one_line_error(run_qa("ask", HERONS, "--index", str(idx), "--model", "hashing"), "corrupted")
+    r = ok(run_qa("ask", HERONS, "--threshold", "0", *common(built)))
+    assert "warning: saved index not used, rebuilding" in r.stderr and "412" in r.stdout
+    r = ok(run_qa("ask", HERONS, "--threshold", "0", *common(built)))
+    assert r.stderr == ""  # rebuilt and saved: sound now
+
+
+def test_model_mismatch_rebuilds(built: tuple[Path, Path]) -> None:
+    docs, idx = built
+    r = ok(run_qa("index", str(docs), "--index", str(idx), "--model", "hashing-64", "--json"))
+    assert json.loads(r.stdout)["model"] == "hashing-64"
+    assert "rebuilding" in r.stderr and "hashing-256" in r.stderr
+
+
+def test_usage_errors_do_not_trace() -> None:
+    r = run_qa()
+    assert r.returncode == 2 and "usage: qa" in r.stderr and "Traceback" not in r.stderr
+    r = run_qa("ask", "q", "-k", "many")
+    assert r.returncode == 2 and "invalid int value" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.skipif(shutil.which("qa") is None, reason="the qa script is not installed")
+def test_installed_script(shared: tuple[Path, Path]) -> None:
+    r = subprocess.run(
+        ["qa", "retrieve", HERONS, "-k", "1", "--json", *common(shared)],
+        capture_output=True,
+        text=True,
+        env=cli_env(),
+        cwd=Path.cwd(),
+        timeout=120,
+    )
+    assert r.returncode == 0 and json.loads(r.stdout)[0]["doc_id"] == "alpha.txt"

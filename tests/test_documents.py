@@ -1,0 +1,183 @@
+"""qa.documents: reading a folder into text (recursion, doc ids, HTML, encodings, empty/unreadable input)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import pytest
+
+from qa import DocumentsError
+from qa.documents import check_folder, decode, html_to_text, iter_files, load_documents, read_document
+from tests.conftest import HTML, write_docs
+
+
+def test_doc_id_is_relative_posix_path_recursively(docs_dir: Path) -> None:
+    write_docs(docs_dir, {"a/b/c/deep.txt": "A document nested three folders down, with enough words."})
+    ids = [d.doc_id for d in load_documents(docs_dir)]
+    assert ids == sorted(ids)
+    assert set(ids) == {"alpha.txt", "beta.md", "page.html", "sub/gamma.txt", "a/b/c/deep.txt"}
+
+
+def test_hidden_and_unsupported_files_are_ignored(tmp_path: Path) -> None:
+    write_docs(
+        tmp_path,
+        {
+            "ok.txt": "Visible text that should be indexed.",
+            ".hidden.txt": "secret",
+            ".git/notes.txt": "secret",
+            "image.png": "not text",
+            "data.csv": "a,b",
+        },
+    )
+    assert [p.relative_to(tmp_path).as_posix() for p in iter_files(tmp_path)] == ["ok.txt"]
+
+
+def test_text_is_file_text_and_hash_is_of_bytes(docs_dir: Path) -> None:
+    docs = {d.doc_id: d for d in load_documents(docs_dir)}
+    raw = (docs_dir / "alpha.txt").read_bytes()
+    assert docs["alpha.txt"].text == raw.decode("utf-8")
+    import hashlib
+
+    assert docs["alpha.txt"].sha256 == hashlib.sha256(raw).hexdigest()
+    assert docs["alpha.txt"].title == "Lake Brindle Survey"
+
+
+def test_bom_is_dropped(tmp_path: Path) -> None:
+    write_docs(tmp_path, {"bom.txt": b"\xef\xbb\xbfHello there, a text with a byte order mark."})
+    (doc,) = load_documents(tmp_path)
+    assert doc.text.startswith("Hello")
+
+
+def test_html_reduced_to_visible_text_without_script_and_style() -> None:
+    text, title = html_to_text(HTML)
+    assert title == "Glassworks History"
+    assert "The Marlow glassworks opened in 1851 and employed & trained three hundred apprentices." in text
+    assert "Its furnace burned coal from the Ashby pits" in text  # inline tags do not split words
+    for hidden in ("zanzibarSecret", "console.log", "color: red", "quartzite", "<p>", "&amp;"):
+        assert hidden not in text
+    # block elements become paragraph breaks
+    assert "\n\n" in text.strip()
+
+
+def test_html_without_closing_head_keeps_the_body() -> None:
+    # </head> may be omitted in valid HTML; the body text must not be lost with the head.
+    text, title = html_to_text(
+        "<html><head><title>T</title><body><p>Hello world here.</p>"
+        "<script>var hidden = 1;</script></body></html>"
+    )
+    assert title == "T"
+    assert "Hello world here." in text
+    assert "hidden" not in text
+
+
+def test_undecodable_bytes_warn_and_become_replacement_char(tmp_path: Path, caplog) -> None:
+    write_docs(
+        tmp_path, {"latin1.txt": "Caf\xe9 opened in 1999 on the corner of Mill Street.".encode("latin-1")}
+    )
+    with caplog.at_level(logging.WARNING, logger="qa"):
+        (doc,) = load_documents(tmp_path)
+    assert "Caf\ufffd opened in 1999" in doc.text
+    assert any("latin1.txt" in r.getMessage() and "UTF-8" in r.getMessage() for r in caplog.records)
+
+
+def test_decode_valid_utf8_does_not_warn(caplog) -> None:
+    with caplog.at_level(logging.WARNING):
+        assert decode("naïve café".encode(), "x.txt") == "naïve café"
+    assert not caplog.records
+
+
+def test_empty_and_blank_files_are_skipped_with_warning(tmp_path: Path, caplog) -> None:
+    write_docs(
+        tmp_path,
+        {
+            "empty.txt": "",
+            "blank.md": "  \n\n\t\n",
+            "ok.txt": "This one has some text in it.",
+            "nothing.html": "<html><script>only()</script></html>",
+        },
+    )
+    with caplog.at_level(logging.WARNING, logger="qa"):
+        docs = load_documents(tmp_path)
+    assert [d.doc_id for d in docs] == ["ok.txt"]
+    warned = " ".join(r.getMessage() for r in caplog.records)
+    for name in ("empty.txt", "blank.md", "nothing.html"):
+        assert name in warned
+
+
+def test_missing_folder(tmp_path: Path) -> None:
+    with pytest.raises(DocumentsError, match="not found"):
+        load_documents(tmp_path / "nope")
+
+
+def test_file_instead_of_folder(tmp_path: Path) -> None:
+    f = tmp_path / "file.txt"
+    f.write_text("text")
+    with pytest.raises(DocumentsError, match="not a folder"):
+        check_folder(f)
+
+
+def test_empty_folder(tmp_path: Path) -> None:
+    with pytest.raises(DocumentsError, match="no documents"):
+        load_documents(tmp_path)
+
+
+def test_folder_with_only_empty_files(tmp_path: Path) -> None:
+    write_docs(tmp_path, {"a.txt": "", "b.txt": "\n"})
+    with pytest.raises(DocumentsError, match="no documents"):
+        load_documents(tmp_path)
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() == 0,
+    reason="running as root: chmod 000 does not stop root from reading (simulated below)",
+)
+def test_unreadable_folder_chmod(tmp_path: Path) -> None:
+    folder = write_docs(tmp_path / "locked", {"a.txt": "Some text that cannot be read."})
+    folder.chmod(0)
+    try:
+        with pytest.raises(DocumentsError, match="permission denied"):
+            load_documents(folder)
+    finally:
+        folder.chmod(0o755)
+
+
+def test_unreadable_folder_simulated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = write_docs(tmp_path / "locked", {"a.txt": "Some text that cannot be read."})
+    real_iterdir = Path.iterdir
+
+    def iterdir(self: Path):  # type: ignore[no-untyped-def]
+        if self == folder:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_iterdir(self)
+
+    monkeypatch.setattr(Path, "iterdir", iterdir)
+    with pytest.raises(DocumentsError, match="permission denied"):
+        load_documents(folder)
+
+
+def test_unreadable_file_is_skipped_with_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog
+) -> None:
+    write_docs(tmp_path, {"locked.txt": "Cannot be read.", "ok.txt": "This one can be read just fine."})
+    real = Path.read_bytes
+
+    def read_bytes(self: Path) -> bytes:
+        if self.name == "locked.txt":
+            raise PermissionError(13, "Permission denied", str(self))
+        return real(self)
+
+    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    with caplog.at_level(logging.WARNING, logger="qa"):
+        assert read_document(tmp_path, tmp_path / "locked.txt") is None
+        docs = load_documents(tmp_path)
+    assert [d.doc_id for d in docs] == ["ok.txt"]
+    assert any("locked.txt" in r.getMessage() for r in caplog.records)
+
+
+def test_txt_with_markup_is_kept_literally(tmp_path: Path) -> None:
+    raw = "Notes on markup: the tag <script>alert('x')</script> runs code in a browser page.\n"
+    write_docs(tmp_path, {"notes.txt": raw})
+    (doc,) = load_documents(tmp_path)
+    assert doc.text == raw

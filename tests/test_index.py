@@ -1,0 +1,363 @@
+"""qa.index: built on first use, saved with a manifest, reloaded identically, updated incrementally,
+damaged or mismatched copies detected and rebuilt (never used), written atomically."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import qa
+from qa import Config, IndexFileError
+from qa.index import FILES, FORMAT_VERSION, MANIFEST, _atomic_write
+from tests.conftest import HASHING, CountingEmbedder, write_docs
+
+QUESTIONS = [
+    "How many nesting herons did the team count?",
+    "Who proposed moving the first ferry?",
+    "When did the Marlow glassworks open?",
+    "How many cider apple trees were planted?",
+    "pike population night trawling ban",
+]
+
+
+def load(docs: Path | None, index_dir: Path, config: Config = HASHING, embedder=None) -> qa.Index:
+    return qa.load_index(docs=docs, index_dir=index_dir, config=config, embedder=embedder, progress=False)
+
+
+def results(index: qa.Index, k: int = 5) -> list[list[dict]]:
+    return [[h.to_dict() for h in qa.retrieve(q, k=k, index=index)] for q in QUESTIONS]
+
+
+def passages_of(index: qa.Index, doc_id: str) -> int:
+    return sum(1 for i in range(len(index)) if index.passage(i).doc_id == doc_id)
+
+
+def tmp_leftovers(folder: Path) -> list[str]:
+    return [p.name for p in folder.iterdir() if p.name.endswith(".tmp")]
+
+
+# -- building and saving -----------------------------------------------------------------------------------
+
+
+def test_built_on_first_use_with_manifest(docs_dir: Path, index_dir: Path) -> None:
+    assert not index_dir.exists()
+    index = load(docs_dir, index_dir)
+    assert index.path == index_dir
+    for name in (MANIFEST, *FILES):
+        assert (index_dir / name).is_file(), name
+    m = json.loads((index_dir / MANIFEST).read_text())
+    assert m["format_version"] == FORMAT_VERSION
+    assert m["model"] == "hashing-256"
+    assert m["dim"] == 256
+    assert m["index_type"] == "Flat"
+    assert m["metric"] == "inner_product" and m["normalized"] is True
+    assert m["settings"] == HASHING.index_fields()
+    assert m["n_passages"] == len(index)
+    assert {d["doc_id"] for d in m["documents"]} == {"alpha.txt", "beta.md", "page.html", "sub/gamma.txt"}
+    for d in m["documents"]:
+        assert d["sha256"] == hashlib.sha256((docs_dir / d["doc_id"]).read_bytes()).hexdigest()
+    for name in FILES:
+        f = index_dir / name
+        assert m["files"][name] == {
+            "bytes": f.stat().st_size,
+            "sha256": hashlib.sha256(f.read_bytes()).hexdigest(),
+        }
+    vecs = np.load(index_dir / "passage_vectors.npy")
+    assert vecs.shape == (len(index), 256) and vecs.dtype == np.float32
+    assert np.allclose(np.linalg.norm(vecs, axis=1), 1.0, atol=1e-5)
+
+
+def test_default_index_dir_is_under_the_working_directory(docs_dir: Path) -> None:
+    index = qa.load_index(docs=docs_dir, config=HASHING, progress=False)
+    assert (Path.cwd() / "embeddings" / "docs" / MANIFEST).is_file()
+    assert index.path == Path("embeddings") / "docs"
+
+
+def test_no_temporary_files_left(index: qa.Index, index_dir: Path) -> None:
+    assert tmp_leftovers(index_dir) == []
+    assert sorted(p.name for p in index_dir.iterdir()) == sorted([MANIFEST, *FILES])
+
+
+def test_atomic_write_failure_keeps_old_file_and_leaves_no_tmp(tmp_path: Path) -> None:
+    target = tmp_path / "data.bin"
+    target.write_bytes(b"old content")
+
+    def half_then_fail(f) -> None:  # type: ignore[no-untyped-def]
+        f.write(b"new con")
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError):
+        _atomic_write(target, half_then_fail)
+    assert target.read_bytes() == b"old content"
+    assert tmp_leftovers(tmp_path) == []
+
+
+def test_interrupted_save_is_detected_not_used(docs_dir: Path, index_dir: Path, monkeypatch, caplog) -> None:
+    load(docs_dir, index_dir)
+    (docs_dir / "alpha.txt").write_text("A different survey text about herons and lakes entirely.\n")
+    real_save = np.save
+    calls = {"n": 0}
+
+    def failing_save(f, arr, *a, **kw):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] == 2:  # passage vectors written, sentence vectors not: the old manifest no longer fits
+            raise OSError("disk full")
+        return real_save(f, arr, *a, **kw)
+
+    monkeypatch.setattr(np, "save", failing_save)
+    with pytest.raises(OSError):
+        load(docs_dir, index_dir)
+    monkeypatch.setattr(np, "save", real_save)
+    assert tmp_leftovers(index_dir) == []
+    with pytest.raises(IndexFileError):
+        load(None, index_dir)
+    emb = CountingEmbedder()
+    with caplog.at_level(logging.WARNING, logger="qa"):
+        index = load(docs_dir, index_dir, embedder=emb)
+    assert "rebuilding" in caplog.text
+    assert emb.passages_embedded == len(index)
+
+
+# -- reloading ---------------------------------------------------------------------------------------------
+
+
+def test_reload_gives_identical_results_and_embeds_nothing(
+    index: qa.Index, docs_dir: Path, index_dir: Path
+) -> None:
+    before = results(index)
+    manifest = (index_dir / MANIFEST).read_bytes()
+    emb = CountingEmbedder()
+    again = load(docs_dir, index_dir, embedder=emb)
+    assert emb.passage_calls == 0
+    assert (index_dir / MANIFEST).read_bytes() == manifest  # nothing changed, nothing written
+    assert results(again) == before
+    assert np.array_equal(again.corpus.p_vec, index.corpus.p_vec)
+    assert np.array_equal(again.corpus.s_vec, index.corpus.s_vec)
+    saved_only = load(None, index_dir)  # the saved index as is, no documents folder given
+    assert results(saved_only) == before
+    assert saved_only.docs_folder == docs_dir.resolve()
+
+
+def test_hnsw_index_round_trip(docs_dir: Path, index_dir: Path) -> None:
+    config = Config(model="hashing", index_type="HNSW32")
+    index = load(docs_dir, index_dir, config)
+    assert index.index_type == "HNSW32"
+    before = results(index)
+    m = json.loads((index_dir / MANIFEST).read_text())
+    assert m["index_type"] == "HNSW32" and "dense.faiss" in m["files"]
+    again = load(None, index_dir, config)
+    assert again._faiss is not None  # read from dense.faiss, not rebuilt
+    assert results(again) == before
+
+
+# -- incremental updates -----------------------------------------------------------------------------------
+
+
+def test_only_the_changed_document_is_reembedded(index: qa.Index, docs_dir: Path, index_dir: Path) -> None:
+    old_beta = passages_of(index, "beta.md")
+    (docs_dir / "alpha.txt").write_text(
+        "Lake Brindle Survey\n\nThe 2020 survey counted 530 nesting herons on the lake shore near the weir.\n"
+    )
+    emb = CountingEmbedder()
+    updated = load(docs_dir, index_dir, embedder=emb)
+    assert emb.passage_calls == 1
+    assert emb.passages_embedded == passages_of(updated, "alpha.txt") == 1
+    assert passages_of(updated, "beta.md") == old_beta
+    assert "530 nesting herons" in updated.doc_by_id["alpha.txt"].text
+    assert [d.doc_id for d in updated.documents] == [d.doc_id for d in index.documents]  # folder order kept
+    # The incrementally updated index answers exactly like one built from scratch.
+    fresh = load(docs_dir, index_dir.parent / "fresh")
+    assert results(updated) == results(fresh)
+    assert np.array_equal(updated.corpus.p_vec, fresh.corpus.p_vec)
+    assert np.array_equal(updated.corpus.s_start, fresh.corpus.s_start)
+    # and the update was saved: loading again embeds nothing
+    emb2 = CountingEmbedder()
+    load(docs_dir, index_dir, embedder=emb2)
+    assert emb2.passage_calls == 0
+
+
+def test_a_new_document_alone_is_embedded(index: qa.Index, docs_dir: Path, index_dir: Path) -> None:
+    write_docs(
+        docs_dir,
+        {"sub/delta.txt": "Delta Notes\n\nThe Harwick lighthouse was automated in 1987 by the trust.\n"},
+    )
+    emb = CountingEmbedder()
+    updated = load(docs_dir, index_dir, embedder=emb)
+    assert emb.passages_embedded == passages_of(updated, "sub/delta.txt") == 1
+    assert len(updated) == len(index) + 1
+    hits = qa.retrieve("When was the Harwick lighthouse automated?", k=1, index=updated)
+    assert hits[0].doc_id == "sub/delta.txt"
+
+
+def test_a_removed_document_disappears(index: qa.Index, docs_dir: Path, index_dir: Path) -> None:
+    assert qa.retrieve("cider apple trees Wexcombe orchard", k=1, index=index)[0].doc_id == "sub/gamma.txt"
+    (docs_dir / "sub" / "gamma.txt").unlink()
+    emb = CountingEmbedder()
+    updated = load(docs_dir, index_dir, embedder=emb)
+    assert emb.passage_calls == 0
+    assert "sub/gamma.txt" not in updated.doc_by_id
+    assert passages_of(updated, "sub/gamma.txt") == 0
+    hits = qa.retrieve("cider apple trees Wexcombe orchard", k=len(updated), index=updated)
+    assert all(h.doc_id != "sub/gamma.txt" for h in hits)
+    m = json.loads((index_dir / MANIFEST).read_text())
+    assert "sub/gamma.txt" not in {d["doc_id"] for d in m["documents"]}
+    assert results(updated) == results(load(docs_dir, index_dir.parent / "fresh"))
+
+
+def test_a_document_emptied_is_removed(index: qa.Index, docs_dir: Path, index_dir: Path, caplog) -> None:
+    (docs_dir / "beta.md").write_text("")
+    with caplog.at_level(logging.WARNING, logger="qa"):
+        updated = load(docs_dir, index_dir)
+    assert "beta.md" not in updated.doc_by_id
+    assert "beta.md" in caplog.text
+
+
+# -- damaged or mismatched saved indexes ---------------------------------------------------------------------
+
+
+def _truncate(index_dir: Path) -> None:
+    f = index_dir / "passage_vectors.npy"
+    f.write_bytes(f.read_bytes()[:-100])
+
+
+def _flip(index_dir: Path) -> None:
+    f = index_dir / "passage_vectors.npy"
+    data = bytearray(f.read_bytes())
+    for i in range(len(data) - 50, len(data) - 40):
+        data[i] ^= 0xFF
+    f.write_bytes(bytes(data))
+
+
+def _garbage_manifest(index_dir: Path) -> None:
+    (index_dir / MANIFEST).write_bytes(os.urandom(64) + b"\x00{not json")
+
+
+def _manifest_not_an_object(index_dir: Path) -> None:
+    (index_dir / MANIFEST).write_text("[1, 2, 3]")
+
+
+def _manifest_keys_missing(index_dir: Path) -> None:
+    m = json.loads((index_dir / MANIFEST).read_text())
+    del m["files"], m["dim"]
+    (index_dir / MANIFEST).write_text(json.dumps(m))
+
+
+def _old_format(index_dir: Path) -> None:
+    m = json.loads((index_dir / MANIFEST).read_text())
+    m["format_version"] = FORMAT_VERSION - 1
+    (index_dir / MANIFEST).write_text(json.dumps(m))
+
+
+def _missing_file(index_dir: Path) -> None:
+    (index_dir / "spans.npz").unlink()
+
+
+def _missing_manifest(index_dir: Path) -> None:
+    (index_dir / MANIFEST).unlink()
+
+
+def _garbage_texts(index_dir: Path) -> None:
+    # content damaged and the manifest's checksum updated to match: still caught when it is read
+    f = index_dir / "texts.json"
+    f.write_text("{oops")
+    m = json.loads((index_dir / MANIFEST).read_text())
+    m["files"]["texts.json"] = {
+        "bytes": f.stat().st_size,
+        "sha256": hashlib.sha256(f.read_bytes()).hexdigest(),
+    }
+    (index_dir / MANIFEST).write_text(json.dumps(m))
+
+
+DAMAGE = [
+    _truncate,
+    _flip,
+    _garbage_manifest,
+    _manifest_not_an_object,
+    _manifest_keys_missing,
+    _old_format,
+    _missing_file,
+    _missing_manifest,
+    _garbage_texts,
+]
+
+
+@pytest.mark.parametrize("damage", DAMAGE, ids=lambda f: f.__name__.strip("_"))
+def test_damaged_index_is_rebuilt_with_warning(
+    damage, index: qa.Index, docs_dir: Path, index_dir: Path, caplog
+) -> None:
+    before = results(index)
+    damage(index_dir)
+    emb = CountingEmbedder()
+    with caplog.at_level(logging.WARNING, logger="qa"):
+        rebuilt = load(docs_dir, index_dir, embedder=emb)
+    assert any(r.levelno == logging.WARNING and "rebuilding" in r.getMessage() for r in caplog.records)
+    assert emb.passages_embedded == len(
+        rebuilt
+    )  # everything embedded again: nothing of the damaged copy used
+    assert results(rebuilt) == before
+    assert tmp_leftovers(index_dir) == []
+    emb2 = CountingEmbedder()
+    load(docs_dir, index_dir, embedder=emb2)  # the rebuilt copy is sound
+    assert emb2.passage_calls == 0
+
+
+@pytest.mark.parametrize("damage", DAMAGE, ids=lambda f: f.__name__.strip("_"))
+def test_damaged_index_without_documents_is_an_error(damage, index: qa.Index, index_dir: Path) -> None:
+    damage(index_dir)
+    with pytest.raises(IndexFileError):
+        load(None, index_dir)
+
+
+def test_model_mismatch_rebuilds(index: qa.Index, docs_dir: Path, index_dir: Path, caplog) -> None:
+    with caplog.at_level(logging.WARNING, logger="qa"):
+        other = load(docs_dir, index_dir, Config(model="hashing-64"))
+    assert "hashing-256" in caplog.text and "hashing-64" in caplog.text
+    assert other.corpus.p_vec.shape[1] == 64
+    m = json.loads((index_dir / MANIFEST).read_text())
+    assert m["model"] == "hashing-64" and m["dim"] == 64
+    with pytest.raises(IndexFileError, match="model"):
+        load(None, index_dir, HASHING)
+
+
+def test_settings_mismatch_rebuilds(index: qa.Index, docs_dir: Path, index_dir: Path, caplog) -> None:
+    emb = CountingEmbedder()
+    with caplog.at_level(logging.WARNING, logger="qa"):
+        other = load(docs_dir, index_dir, Config(model="hashing", max_tokens=48), embedder=emb)
+    assert "settings" in caplog.text
+    assert emb.passages_embedded == len(other) > len(index)
+
+
+def test_folder_that_is_not_an_index_is_replaced(docs_dir: Path, index_dir: Path, caplog) -> None:
+    index_dir.mkdir()
+    (index_dir / "stray.txt").write_text("not an index")
+    with caplog.at_level(logging.WARNING, logger="qa"):
+        index = load(docs_dir, index_dir)
+    assert "rebuilding" in caplog.text
+    assert (index_dir / MANIFEST).is_file() and len(index) > 0
+
+
+def test_load_index_needs_docs_or_index() -> None:
+    with pytest.raises(qa.DocumentsError):
+        qa.load_index(docs=None, index_dir=None, config=HASHING)
+
+
+def test_no_saved_index_and_no_documents_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(IndexFileError, match="no saved index"):
+        load(None, tmp_path / "nothing-here")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(IndexFileError, match="no saved index"):
+        load(None, tmp_path / "empty")
+
+
+def test_tests_cannot_write_into_the_repository(index: qa.Index) -> None:
+    from tests.conftest import REPO_EMBEDDINGS
+
+    with pytest.raises(AssertionError, match="repository"):
+        index.save(REPO_EMBEDDINGS / "guard-test")
+    assert not (REPO_EMBEDDINGS / "guard-test").exists()

