@@ -1,0 +1,285 @@
+"""The chat's handlers and shared state, in-process with the fake embedder (fast: no model, no browser)."""
+
+from __future__ import annotations
+
+import html
+import re
+import threading
+from pathlib import Path
+
+import pytest
+
+import qa
+from qa import Config
+from tests.ui.chatserver import HOSTILE_NAME, copy_seeds, free_port
+from ui import app as chat
+from ui.app import ChatService
+
+HASHING = Config(model="hashing")
+MINISTER = "Who is the minister of internal affairs?"
+
+
+@pytest.fixture
+def service(tmp_path: Path) -> ChatService:
+    docs = copy_seeds(tmp_path / "docs")
+    index = qa.load_index(docs=docs, index_dir=tmp_path / "index", config=HASHING, progress=False)
+    return ChatService(index)
+
+
+def contents(chat_messages: list) -> str:
+    return "\n".join(m["content"] for m in chat_messages)
+
+
+def text_of(fragment: str) -> str:
+    """What the page shows of an HTML fragment."""
+    return html.unescape(re.sub(r"<[^>]+>", "", fragment))
+
+
+# -- the message handler ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("empty", ["", "   ", "\n\t", None])
+def test_empty_question_gets_a_friendly_message_not_an_error(service: ChatService, empty: str | None) -> None:
+    box, messages, turns = chat.respond(service, empty, [], [], 5, 0.3)  # type: ignore[arg-type]
+    assert box == "" and turns == []
+    assert len(messages) == 1 and messages[0]["role"] == "assistant"
+    assert "Type a question about the documents" in messages[0]["content"]
+
+
+def test_question_gets_answer_then_collapsed_sources_and_joins_the_conversation(service: ChatService) -> None:
+    box, messages, turns = chat.respond(service, MINISTER, [], [], 3, 0.0)
+    assert box == ""
+    assert [m["role"] for m in messages] == ["user", "assistant", "assistant"]
+    assert "<mark>" in messages[1]["content"] and "[1]" in messages[1]["content"]
+    assert messages[2]["metadata"]["title"].startswith("Sources (3 passages")
+    a = qa.answer(MINISTER, index=service.index, k=3, threshold=0.0)
+    assert turns == [{"question": MINISTER, "answer": a.text}]
+
+
+def test_follow_up_passes_the_conversation_as_history(service: ChatService, monkeypatch) -> None:
+    seen: list = []
+    real = service.ask
+
+    def spy(question, history=None, **kw):  # type: ignore[no-untyped-def]
+        seen.append(history)
+        return real(question, history=history, **kw)
+
+    monkeypatch.setattr(service, "ask", spy)
+    _, messages, turns = chat.respond(service, MINISTER, [], [], 5, 0.0)
+    _, messages, turns = chat.respond(service, "What did he say about extradition?", messages, turns, 5, 0.0)
+    assert seen[0] == []
+    assert seen[1] == [{"question": MINISTER, "answer": turns[0]["answer"]}]
+    assert len(turns) == 2 and len(messages) == 6
+
+
+def test_library_errors_are_one_line_in_the_chat(service: ChatService) -> None:
+    _, messages, turns = chat.respond(service, "why " * 1000, [], [], 5, 0.3)
+    notice = messages[-1]["content"]
+    assert "qa-error" in notice and "characters long; the limit is 2,000" in text_of(notice)
+    assert "<br>" not in notice and turns == []
+
+
+def test_unexpected_errors_are_one_line_without_traceback(service: ChatService, monkeypatch) -> None:
+    def boom(*a, **k):  # type: ignore[no-untyped-def]
+        raise RuntimeError("secret internals\nTraceback (most recent call last)")
+
+    monkeypatch.setattr(service, "ask", boom)
+    _, messages, _ = chat.respond(service, MINISTER, [], [], 5, 0.3)
+    assert "Something went wrong while answering (RuntimeError)" in text_of(messages[-1]["content"])
+    assert "Traceback" not in contents(messages) and "secret" not in contents(messages)
+
+
+def test_hostile_document_reaches_the_chat_only_as_text(service: ChatService) -> None:
+    _, messages, _ = chat.respond(service, "Who is the lighthouse keeper of Port Aldous?", [], [], 5, 0.0)
+    shown = contents(messages)
+    assert HOSTILE_NAME in text_of(shown)
+    assert "<script>window.__pwned=1</script>" in text_of(shown)
+    assert not re.search(r"<\s*(script|img|a|iframe|svg)\b|href=|onerror=", shown, re.IGNORECASE)
+
+
+# -- documents: upload and the panel ------------------------------------------------------------------------
+
+
+def test_upload_saves_indexes_incrementally_and_swaps_the_index(service: ChatService, tmp_path: Path) -> None:
+    old = service.index
+    n_old = len(old.documents)
+    new_doc = tmp_path / "upload" / "orchard.md"
+    new_doc.parent.mkdir()
+    new_doc.write_text("Orchard Report\n\nThe Wexcombe orchard planted 1,200 cider apple trees in 2021.\n")
+    added, problems = service.add_files([new_doc])
+    assert added == ["orchard.md"] and problems == []
+    assert (service.docs_folder / "orchard.md").read_text() == new_doc.read_text()
+    assert service.index is not old and len(service.index.documents) == n_old + 1
+    assert len(old.documents) == n_old  # questions in flight keep a whole, unchanged index
+    a = service.ask("How many cider apple trees did the Wexcombe orchard plant?", threshold=0.0)
+    assert a.citations[0].doc_id == "orchard.md" and "1,200" in a.text
+    # the saved index is whole and has the new document
+    saved = qa.load_index(docs=None, index_dir=old.path, config=HASHING)
+    assert "orchard.md" in saved.doc_by_id
+    assert "orchard.md" in service.documents_html()
+
+
+def test_upload_never_overwrites_and_refuses_unsupported_types(service: ChatService, tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / HOSTILE_NAME).write_text("Another harbour. The ferry leaves at dawn from the north pier.\n")
+    (src / "report.pdf").write_bytes(b"%PDF-1.4")
+    (src / "empty.txt").write_text("   \n")
+    before = (service.docs_folder / HOSTILE_NAME).read_text()
+    added, problems = service.add_files([src / HOSTILE_NAME, src / "report.pdf", src / "empty.txt"])
+    assert added == ["harbour-notes-2.txt"]
+    assert (service.docs_folder / HOSTILE_NAME).read_text() == before
+    assert any(p.startswith("report.pdf: not added (only .htm, .html") for p in problems)
+    assert any(p.startswith("empty.txt: saved, but it has no text") for p in problems)
+    assert not (service.docs_folder / "report.pdf").exists()
+
+
+def test_a_failed_update_leaves_folder_and_index_as_they_were(service: ChatService, tmp_path: Path,
+                                                              monkeypatch) -> None:
+    def broken(*a, **k):  # type: ignore[no-untyped-def]
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(chat, "update_index", broken)
+    f = tmp_path / "notes.txt"
+    f.write_text("The north pier was rebuilt in 1990 after the storm.\n")
+    old, files_before = service.index, sorted(p.name for p in service.docs_folder.iterdir())
+    added, problems = service.add_files([f])
+    assert added == [] and problems == ["not added: indexing failed ([Errno 28] No space left on device)"]
+    assert service.index is old
+    assert sorted(p.name for p in service.docs_folder.iterdir()) == files_before
+
+
+def test_upload_handler_reports_in_the_page(service: ChatService, tmp_path: Path) -> None:
+    f = tmp_path / "notes.exe"
+    f.write_bytes(b"MZ")
+    status, panel = chat.upload(service, [str(f)])
+    assert "notes.exe: not added" in text_of(status) and "qa-error" in status
+    assert status.count("qa-notice") == 1
+    assert chat.upload(service, None)[0] == ""
+
+
+def test_questions_during_an_upload_each_see_a_whole_index(service: ChatService, tmp_path: Path) -> None:
+    questions = ["Who is the minister of internal affairs?", "Who is the president of Kazakhstan?",
+                 "How many Russians fled to Kazakhstan?", "Which city did Russians cross into?"]
+    errors: list[str] = []
+    stop = threading.Event()
+
+    def asker(q: str) -> None:
+        while not stop.is_set():
+            idx = service.index
+            try:
+                a = service.ask(q, index=idx, threshold=0.0)
+                assert a.question == q
+                assert qa.verify(a, index=idx) == []
+            except Exception as exc:  # noqa: BLE001 - reported below
+                errors.append(f"{q}: {exc!r}")
+
+    threads = [threading.Thread(target=asker, args=(q,)) for q in questions]
+    for t in threads:
+        t.start()
+    try:
+        for i in range(3):
+            f = tmp_path / f"extra{i}.txt"
+            f.write_text(f"Extra {i}\n\nThe harbour master number {i} keeps a log of every ship in port.\n")
+            added, problems = service.add_files([f])
+            assert added == [f"extra{i}.txt"], problems
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=60)
+    assert errors == []
+    assert {f"extra{i}.txt" for i in range(3)} <= set(service.index.doc_by_id)
+
+
+@pytest.mark.parametrize(("name", "expected"), [
+    ("report.txt", "report.txt"), ("../../etc/passwd.txt", "passwd.txt"), (".hidden.md", "hidden.md"),
+    ("C:\\Users\\me\\notes.html", "notes.html"), ("a<b>c.txt", "a_b_c.txt"), ("...", "document"),
+])
+def test_safe_name(name: str, expected: str) -> None:
+    assert chat.safe_name(name) == expected
+
+
+def test_unique_destination_picks_a_new_name(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("x")
+    (tmp_path / "a-2.txt").write_text("y")
+    assert chat.unique_destination(tmp_path, "a.txt").name == "a-3.txt"
+    assert chat.unique_destination(tmp_path, "b.txt").name == "b.txt"
+    assert chat.unique_destination(tmp_path, "b.txt").name == "b-2.txt"  # the first call claimed b.txt
+
+
+@pytest.mark.parametrize(("history", "expected"), [
+    (None, []), ("", []), ("Who is X?", ["Who is X?"]), ('["Who is X?"]', ["Who is X?"]),
+    ('[{"question": "Who is X?", "answer": "Y"}]', [{"question": "Who is X?", "answer": "Y"}]),
+    ({"question": "Q"}, [{"question": "Q"}]), (["a", "b"], ["a", "b"]),
+])
+def test_parse_history(history, expected) -> None:  # type: ignore[no-untyped-def]
+    assert chat.parse_history(history) == expected
+
+
+@pytest.mark.parametrize("bad", ["[not json", "[1, 2]", 42])
+def test_parse_history_rejects_other_things_with_one_line(bad) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(qa.QAError) as err:
+        chat.parse_history(bad)
+    assert "\n" not in str(err.value) and "history" in str(err.value)
+
+
+# -- the Gradio app and its API, in-process -----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def running_app(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    from gradio_client import Client
+
+    tmp = tmp_path_factory.mktemp("app")
+    docs = copy_seeds(tmp / "docs")
+    index = qa.load_index(docs=docs, index_dir=tmp / "index", config=HASHING, progress=False)
+    demo = chat.build_app(index)
+    port = free_port()
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
+                ssr_mode=False)
+    try:
+        yield demo, Client(f"http://127.0.0.1:{port}/", verbose=False), index
+    finally:
+        demo.close()
+
+
+def test_api_ask_returns_the_answer_dict(running_app) -> None:  # type: ignore[no-untyped-def]
+    _, client, index = running_app
+    got = client.predict(MINISTER, api_name="/ask")
+    assert got == qa.answer(MINISTER, index=index).to_dict()
+    follow = client.predict(question="What did he say about extradition?", history=f'["{MINISTER}"]', k=2,
+                            threshold=0.0, api_name="/ask")
+    assert follow["question"] == "What did he say about extradition?"
+    assert follow["query"].startswith("What did he say about extradition? Who is the minister")
+    assert len(follow["passages"]) == 2
+
+
+def test_api_errors_are_one_line_messages(running_app) -> None:  # type: ignore[no-untyped-def]
+    from gradio_client.exceptions import AppError
+
+    _, client, _ = running_app
+    with pytest.raises(AppError, match="the question is empty"):
+        client.predict("  ", api_name="/ask")
+    with pytest.raises(AppError, match="history is not valid JSON"):
+        client.predict("Who?", history="[oops", api_name="/ask")
+
+
+def test_api_lists_documents_and_queue_allows_concurrent_questions(running_app) -> None:  # type: ignore
+    demo, client, index = running_app
+    docs = client.predict(api_name="/documents")
+    assert [d["doc_id"] for d in docs] == [d.doc_id for d in index.documents]
+    assert demo._queue.default_concurrency_limit >= 8
+    api = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+    assert set(api) == {"/ask", "/documents"}  # the page's own events are private
+
+
+def test_a_taken_port_is_reported_before_loading_anything() -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        with pytest.raises(qa.QAError, match=f"cannot listen on 127.0.0.1:{port}.*--port"):
+            chat.check_port("127.0.0.1", port)
+    chat.check_port("127.0.0.1", free_port())

@@ -1,0 +1,85 @@
+"""The chat in a real browser: ``qa chat`` on a free port, driven by Python Playwright in Debian Chromium."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.ui.chatserver import (
+    HOSTILE_IMG,
+    HOSTILE_NAME,
+    HOSTILE_QUESTION,
+    HOSTILE_SCRIPT,
+    ChatServer,
+    ask,
+    open_sources,
+)
+
+pytestmark = [pytest.mark.browser, pytest.mark.model]
+
+MINISTER_DOC = "004_c959e5419f16b652.txt"
+
+
+def marks(reply: Any) -> list[str]:
+    return [m.inner_text() for m in reply.locator("mark").all()]
+
+
+def test_answer_is_marked_and_cited_and_a_follow_up_works(page: Any, tmp_path: Path) -> None:
+    reply = ask(page, "Who is the minister of internal affairs?")
+    assert any("Marat Akhmetzhanov" in m for m in marks(reply)), reply.inner_text()
+    assert reply.locator("strong").first.inner_text().strip() != ""
+    assert MINISTER_DOC in reply.inner_text() and "[1]" in reply.inner_text()
+    assert "confidence" in reply.inner_text()
+    assert MINISTER_DOC in page.locator("body").inner_text()
+
+    follow = ask(page, "What did he say about extradition?")
+    assert any("no ground for extradition" in m for m in marks(follow)), follow.inner_text()
+    assert MINISTER_DOC in follow.inner_text()
+
+    open_sources(page)  # scores on demand; the follow-up was searched with the conversation folded in
+    sources = page.locator("#qa-chat .qa-sources").last
+    assert "Searched for" in sources.inner_text() and "minister of internal affairs" in sources.inner_text()
+    assert "dense" in sources.inner_text() and "BM25" in sources.inner_text()
+    page.screenshot(path=str(tmp_path / "chat.png"))
+    assert (tmp_path / "chat.png").stat().st_size > 10_000
+    assert page.page_errors == []
+
+
+def test_document_with_script_is_shown_as_text_and_never_runs(page: Any) -> None:
+    reply = ask(page, HOSTILE_QUESTION)
+    assert HOSTILE_NAME in reply.inner_text()
+    assert any(HOSTILE_SCRIPT in m for m in marks(reply)), reply.inner_text()
+    assert HOSTILE_IMG in reply.inner_text()  # the sentence after the mark, as text
+    open_sources(page)
+    page.locator("#qa-chat .qa-doc").first.hover()  # its tooltip is the hostile document's first line
+    page.wait_for_timeout(500)  # give any injected handler (img onerror, …) the time to fire
+    assert page.evaluate("typeof window.__pwned") == "undefined"
+    chat = page.locator("#qa-chat")
+    assert chat.locator("script").count() == 0
+    assert chat.locator("img[src='x'], img[src='y'], a[href^='javascript']").count() == 0
+    assert page.locator("#qa-docs img, #qa-docs script").count() == 0
+    assert page.page_errors == []
+
+
+def test_empty_question_gets_a_friendly_message(page: Any) -> None:
+    reply = ask(page, "   ")
+    assert "Type a question about the documents" in reply.inner_text()
+    assert page.locator(".toast-body").count() == 0  # no error toast
+
+
+def test_upload_through_the_page_then_ask_about_it(page: Any, chat_server: ChatServer,
+                                                   tmp_path: Path) -> None:
+    f = tmp_path / "orchard-report.md"
+    f.write_text("# Orchard Report\n\nThe Wexcombe orchard planted 1,200 cider apple trees in 2021, most of "
+                 "them of the Dabinett variety.\n", encoding="utf-8")
+    page.locator("#qa-upload input[type=file]").set_input_files(str(f))
+    status = page.locator("#qa-status")
+    status.get_by_text("Added and indexed").wait_for(timeout=120_000)
+    assert "orchard-report.md" in status.inner_text()
+    assert "orchard-report.md" in page.locator("#qa-docs").inner_text()
+    assert (chat_server.docs / "orchard-report.md").exists()
+    reply = ask(page, "How many cider apple trees did the Wexcombe orchard plant?")
+    assert any("1,200 cider apple trees" in m for m in marks(reply)), reply.inner_text()
+    assert "orchard-report.md" in reply.inner_text()

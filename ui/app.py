@@ -1,0 +1,426 @@
+"""The web chat: a Gradio app over the ``qa`` library.
+
+The index is loaded once, in :func:`serve` (built first if needed); the handlers only call the library and
+render its result (:mod:`ui.render`). One :class:`ChatService` is shared by every session: questions read
+the current index without a lock (an :class:`qa.Index` is not modified once built), and an upload builds a
+new index next to it, then swaps the reference under a lock, so a question sees the old index or the new
+one, never half of an update.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import shutil
+import threading
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home from a local tool
+
+import qa  # noqa: E402
+from qa.documents import SUPPORTED_SUFFIXES  # noqa: E402
+from qa.errors import QAError  # noqa: E402
+from qa.index import Index, update_index  # noqa: E402
+
+from . import render  # noqa: E402
+
+logger = logging.getLogger("ui")
+
+MAX_K = 10
+CONCURRENCY = 16  # questions answered at once (each is short; the index is shared read-only)
+UPLOAD_LIMIT = "20mb"
+EMPTY_QUESTION = ("Type a question about the documents, for example: "
+                  "“Who is the minister of internal affairs?”")
+SEED_EXAMPLES = [
+    "Who is the minister of internal affairs?",
+    "How many Russians fled to Kazakhstan after the mobilisation order?",
+    "Who is the president of Kazakhstan?",
+]
+
+CSS = """
+#qa-chat .qa-answer-text { font-size: 1.06em; margin: 0 0 .55em 0; line-height: 1.45; }
+#qa-chat .qa-answer-text strong { font-weight: 700; }
+.qa-ref { color: var(--color-accent); font-weight: 600; font-size: .9em; }
+ol.qa-citations, ol.qa-nearest, ol.qa-hits { list-style: none; padding-left: 0; margin: .3em 0; }
+.qa-citation, .qa-hit, ol.qa-nearest > li { margin: .45em 0 .8em 0; }
+.qa-cite-head { font-size: .9em; }
+.qa-doc { font-family: var(--font-mono); font-weight: 600; font-size: .95em; }
+.qa-where, .qa-muted, .qa-rank, .qa-query { color: #6b7280; }
+.qa-scores { font-family: var(--font-mono); font-size: .85em; color: #6b7280; margin-top: .1em; }
+blockquote.qa-passage { margin: .35em 0 0 0; padding: .4em .85em; border-left: 3px solid var(--color-accent);
+  background: var(--background-fill-secondary); border-radius: 0 6px 6px 0; line-height: 1.55;
+  font-size: .95em; }
+#qa-chat mark { background: #fde68a; color: #111827; padding: .05em .15em; border-radius: 3px;
+  box-decoration-break: clone; -webkit-box-decoration-break: clone; }
+.qa-meta { font-size: .85em; margin: .5em 0 0 0; }
+.qa-confidence { padding: .05em .55em; border-radius: 999px; border: 1px solid currentColor; }
+.qa-high { color: #15803d; } .qa-medium { color: #a16207; } .qa-low { color: #b91c1c; }
+.qa-notice { color: #4b5563; }
+.qa-notice.qa-error { color: #b91c1c; }
+#qa-chat .message-content:has(.qa-sources) { opacity: 1; }
+.qa-sources { font-size: 14px; }
+.qa-query { margin: 0 0 .4em 0; }
+.qa-docs ul { list-style: none; padding-left: 0; margin: .3em 0; }
+.qa-docs li { margin: .45em 0; font-size: .9em; line-height: 1.35; }
+.qa-docs .qa-muted { font-size: .92em; }
+#qa-status { font-size: .9em; }
+"""
+
+
+class ChatService:
+    """The state every session shares: the current index, and the lock that serialises document uploads."""
+
+    def __init__(self, index: Index, docs_folder: str | Path | None = None) -> None:
+        self._index = index
+        self._update_lock = threading.Lock()
+        folder = docs_folder if docs_folder is not None else index.docs_folder
+        self.docs_folder = Path(folder).resolve() if folder is not None else None
+
+    @property
+    def index(self) -> Index:
+        """The current index. Take it once per question: a later upload swaps in a new object."""
+        return self._index
+
+    # -- questions -------------------------------------------------------------------------------------
+    def ask(self, question: str, history: Sequence[Any] | None = None, k: int = 5,
+            threshold: float | None = None, index: Index | None = None) -> qa.Answer:
+        """``qa.answer`` over the current (or the given) index."""
+        return qa.answer(question, index=index or self._index, history=history, k=int(k), threshold=threshold)
+
+    # -- documents -------------------------------------------------------------------------------------
+    def documents(self) -> list[dict[str, Any]]:
+        """The indexed documents: id, title and length in characters."""
+        return [{"doc_id": d.doc_id, "title": d.title, "chars": len(d.text)} for d in self._index.documents]
+
+    def documents_html(self) -> str:
+        folder = None
+        if self.docs_folder is not None:
+            try:
+                folder = self.docs_folder.relative_to(Path.cwd().resolve()).as_posix()
+            except ValueError:
+                folder = str(self.docs_folder)
+        return render.render_documents(self.documents(), folder=folder)
+
+    def add_files(self, paths: Iterable[str | Path]) -> tuple[list[str], list[str]]:
+        """Copy files into the documents folder (under a new name if the name is taken) and update the index.
+
+        Returns ``(added document ids, one-line problems)``. The new index is built beside the current one
+        and swapped in whole; questions asked meanwhile are answered from the current one.
+        """
+        paths = [Path(p) for p in paths if p]
+        if self.docs_folder is None:
+            return [], ["this index has no documents folder, so documents cannot be added"]
+        problems: list[str] = []
+        with self._update_lock:
+            saved: list[str] = []
+            for p in paths:
+                name = p.name
+                if p.suffix.lower() not in SUPPORTED_SUFFIXES:
+                    kinds = ", ".join(sorted(SUPPORTED_SUFFIXES))
+                    problems.append(f"{name}: not added (only {kinds} files can be indexed)")
+                    continue
+                dest = None
+                try:
+                    dest = unique_destination(self.docs_folder, name)
+                    shutil.copyfile(p, dest)
+                except OSError as exc:
+                    if dest is not None:
+                        dest.unlink(missing_ok=True)
+                    problems.append(f"{name}: could not be saved ({exc.strerror or exc})")
+                    continue
+                saved.append(dest.relative_to(self.docs_folder).as_posix())
+            if not saved:
+                return [], problems
+            old = self._index
+            try:
+                path = old.path or Path("embeddings") / self.docs_folder.name
+                new = update_index(old, self.docs_folder, path, old.embedder, old.config, progress=False,
+                                   save=True)
+                new.warm_up()
+            except Exception as exc:  # leave the folder as the index knows it, and say why in one line
+                for d in saved:
+                    (self.docs_folder / d).unlink(missing_ok=True)
+                if not isinstance(exc, QAError):
+                    logger.exception("indexing the uploaded files failed")
+                why = " ".join(str(exc).split()) or exc.__class__.__name__
+                return [], [*problems, f"not added: indexing failed ({why})"]
+            self._index = new  # one reference assignment: questions see the old index or the new one
+        added = [d for d in saved if d in new.doc_by_id]
+        problems += [f"{d}: saved, but it has no text to index" for d in saved if d not in new.doc_by_id]
+        return added, problems
+
+
+_UNSAFE_NAME = re.compile(r"[^\w.\- ]+", re.UNICODE)
+
+
+def safe_name(name: str) -> str:
+    """A plain file name from an uploaded one: no folders, no leading dots, no odd characters."""
+    base = Path(name.replace("\\", "/")).name
+    base = _UNSAFE_NAME.sub("_", base).strip(" .") or "document"
+    return base.lstrip(".") or "document"
+
+
+def unique_destination(folder: Path, name: str) -> Path:
+    """``folder/name``, or ``folder/stem-2.ext``, ``-3``… when the name is taken: never overwrites a file."""
+    name = safe_name(name)
+    stem, suffix = Path(name).stem, Path(name).suffix
+    dest = folder / name
+    n = 2
+    while dest.exists():
+        dest = folder / f"{stem}-{n}{suffix}"
+        n += 1
+    # Claim the name atomically, so two uploads of the same name cannot pick it both.
+    while True:
+        try:
+            fd = os.open(dest, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            os.close(fd)
+            return dest
+        except FileExistsError:
+            dest = folder / f"{stem}-{n}{suffix}"
+            n += 1
+
+
+def parse_history(history: Any) -> list[Any]:
+    """History as the API takes it: a list (of questions, or of ``{"question", "answer"}``), or that list as
+    JSON text, or a single earlier question as plain text."""
+    if history is None or history == "":
+        return []
+    if isinstance(history, str):
+        text = history.strip()
+        if text[:1] in "[{":
+            try:
+                history = json.loads(text)
+            except ValueError as exc:
+                raise QAError(f"history is not valid JSON ({exc.msg} at character {exc.pos})") from exc
+        else:
+            return [text]
+    if isinstance(history, dict):
+        history = [history]
+    if not isinstance(history, list) or not all(isinstance(t, str | dict) for t in history):
+        raise QAError("history must be a list of earlier questions or of {\"question\", \"answer\"} objects")
+    return history
+
+
+def _clamp_k(k: Any) -> int:
+    try:
+        return max(1, min(MAX_K, int(k)))
+    except (TypeError, ValueError):
+        return 5
+
+
+def default_threshold(index: Index) -> float:
+    """The no-answer threshold ``qa.answer`` uses when given none: the configured one, else the one fitted
+    with the confidence calibration."""
+    configured = index.config.no_answer_threshold
+    if configured is not None:
+        return float(configured)
+    from qa.answering import Answerer
+
+    return float(getattr(Answerer(index), "default_threshold", 0.5))
+
+
+def respond(service: ChatService, message: str, chat: list | None, turns: list | None, k: Any = 5,
+            threshold: Any = None) -> tuple[str, list, list]:
+    """The chat's message handler: ask the library, render its answer. Returns (new textbox value, chat
+    messages, conversation turns). Bad input and errors become a one-line message in the chat."""
+    chat = list(chat or [])
+    turns = list(turns or [])
+    question = (message or "").strip()
+    if not question:
+        return "", [*chat, render.notice_message(EMPTY_QUESTION)], turns
+    idx = service.index  # one snapshot for the whole answer, even if an upload swaps the index meanwhile
+    thr = None if threshold is None else float(threshold)
+    try:
+        a = service.ask(question, history=render.history_from_turns(turns), k=_clamp_k(k), threshold=thr,
+                        index=idx)
+    except QAError as exc:
+        return "", [*chat, render.question_message(question), render.notice_message(str(exc), "error")], turns
+    except Exception as exc:  # a bug: logged in full on the server, one line in the chat
+        logger.exception("answering %r failed", question)
+        line = f"Something went wrong while answering ({exc.__class__.__name__}); the server log has details."
+        return "", [*chat, render.question_message(question), render.notice_message(line, "error")], turns
+
+    def doc_text(doc_id: str) -> str | None:
+        doc = idx.doc_by_id.get(doc_id)
+        return doc.text if doc else None
+
+    titles = {d.doc_id: d.title for d in idx.documents}
+    shown_threshold = thr if thr is not None else default_threshold(idx)
+    msgs = render.answer_messages(a, docs=doc_text, titles=titles, threshold=shown_threshold)
+    turns.append({"question": question, "answer": a.text or ""})
+    return "", [*chat, render.question_message(question), *msgs], turns
+
+
+def upload(service: ChatService, files: list[str] | str | None) -> tuple[str, str]:
+    """The upload handler: add the files, then (status HTML, documents panel HTML)."""
+    files = [files] if isinstance(files, str) else list(files or [])
+    if not files:
+        return "", service.documents_html()
+    added, problems = service.add_files(files)
+    lines = [f"Added and indexed: {', '.join(added)}."] if added else []
+    lines += problems
+    kind = "error" if problems and not added else "info"
+    status = "".join(render.notice_message(line, kind)["content"] for line in lines)
+    return status, service.documents_html()
+
+
+def api_ask(service: ChatService, question: str, history: Any = None, k: Any = 5, threshold: Any = None
+            ) -> dict:
+    """The ``/ask`` endpoint: ``Answer.to_dict()`` for a question and its history (QAError on bad input)."""
+    a = service.ask(question, history=parse_history(history), k=_clamp_k(k),
+                    threshold=None if threshold is None else float(threshold))
+    return a.to_dict()
+
+
+def build_app(index: Index | ChatService, docs_folder: str | Path | None = None,
+              examples: Sequence[str] | None = None, title: str = "Ask the documents") -> Any:
+    """The Gradio app (a ``gr.Blocks``) over an index that is already loaded.
+
+    The chat keeps each session's conversation in its own state and passes it to ``qa.answer`` as
+    ``history``. ``/ask`` is the API endpoint for programs (``gradio_client``): question, optional history,
+    ``k``, ``threshold`` in; ``Answer.to_dict()`` out.
+    """
+    import gradio as gr
+
+    service = index if isinstance(index, ChatService) else ChatService(index, docs_folder)
+    threshold_value = default_threshold(service.index)
+
+    def on_submit(message: str, chat: list | None, turns: list | None, k: float, threshold: float
+                  ) -> tuple[str, list, list]:
+        return respond(service, message, chat, turns, k, threshold)
+
+    def on_upload(files: list[str] | str | None) -> tuple[str, str, Any]:
+        status, panel = upload(service, files)
+        return status, panel, None
+
+    def ask(question: str, history: str | list | None = None, k: int = 5, threshold: float | None = None
+            ) -> dict:
+        """Answer a question from the documents. history: earlier questions (a list, or a JSON list of
+        strings or of {"question", "answer"} objects). Returns the answer as a dict (qa.Answer.to_dict())."""
+        try:
+            return api_ask(service, question, history, k, threshold)
+        except QAError as exc:
+            raise gr.Error(" ".join(str(exc).split()), print_exception=False) from exc
+
+    def documents() -> list[dict]:
+        """The indexed documents: id, title and length in characters."""
+        return service.documents()
+
+    with gr.Blocks(title=title, fill_height=True) as demo:
+        turns = gr.State([])
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3, min_width=420):
+                gr.Markdown(f"## {title}\nAnswers are sentences quoted from the documents, with where they "
+                            "come from: the quoted span is <mark>highlighted</mark> in its passage.")
+                chatbot = gr.Chatbot(
+                    elem_id="qa-chat", label="Conversation", height="calc(100vh - 290px)", min_height=440,
+                    layout="panel",
+                    sanitize_html=True, render_markdown=True, latex_delimiters=[], allow_tags=False,
+                    feedback_options=None, buttons=[], group_consecutive_messages=False, show_label=False,
+                    placeholder="Ask a question about the documents. Follow-up questions "
+                                "(“What did he say about…”) refer back to the conversation.",
+                )
+                with gr.Row():
+                    box = gr.Textbox(elem_id="qa-question", placeholder="Ask a question about the documents…",
+                                     show_label=False, scale=5, autofocus=True, max_lines=4, submit_btn=False)
+                    send = gr.Button("Ask", variant="primary", scale=1, min_width=80, elem_id="qa-ask")
+                    new_chat = gr.Button("New chat", scale=1, min_width=80, elem_id="qa-clear")
+                if examples:
+                    gr.Examples(examples=[[e] for e in examples], inputs=[box], label="Try")
+            with gr.Column(scale=1, min_width=260):
+                with gr.Accordion("Settings", open=True):
+                    k = gr.Slider(1, MAX_K, value=5, step=1, label="Passages shown", elem_id="qa-k")
+                    threshold = gr.Slider(0.0, 1.0, value=threshold_value, step=0.01,
+                                          label="No-answer threshold",
+                                          info="answers less confident than this are withheld",
+                                          elem_id="qa-threshold")
+                with gr.Accordion("Documents", open=True):
+                    docs_panel = gr.HTML(service.documents_html(), elem_id="qa-docs")
+                    if service.docs_folder is not None:
+                        files = gr.File(label="Add documents (.txt, .md, .html)", file_count="multiple",
+                                        file_types=sorted(SUPPORTED_SUFFIXES), type="filepath",
+                                        elem_id="qa-upload", height=150)
+                        status = gr.HTML("", elem_id="qa-status")
+                        files.upload(on_upload, [files], [status, docs_panel, files],
+                                     api_visibility="private", concurrency_limit=1, concurrency_id="upload")
+
+        submit = dict(fn=on_submit, inputs=[box, chatbot, turns, k, threshold], outputs=[box, chatbot, turns],
+                      api_visibility="private")
+        box.submit(**submit)
+        send.click(**submit)
+        new_chat.click(lambda: ([], [], ""), None, [chatbot, turns, box], api_visibility="private")
+        chatbot.clear(lambda: [], None, [turns], api_visibility="private")
+        gr.api(ask, api_name="ask")
+        gr.api(documents, api_name="documents")
+        demo.load(service.documents_html, None, [docs_panel], api_visibility="private")
+    demo.queue(default_concurrency_limit=CONCURRENCY)
+    return demo
+
+
+def theme() -> Any:
+    """Gradio's default theme with its packaged fonts in every weight used (no font is fetched online)."""
+    import gradio as gr
+
+    fonts = gr.themes.LocalFont
+    return gr.themes.Default(
+        primary_hue="blue",
+        font=[fonts("Source Sans Pro", weights=(400, 700)), "ui-sans-serif", "system-ui", "sans-serif"],
+        font_mono=[fonts("IBM Plex Mono", weights=(400, 600)), "ui-monospace", "monospace"],
+    )
+
+
+def resolve_docs(docs: str | Path | None) -> Path:
+    """The documents folder: the one given, or ``seeds/`` under the current directory."""
+    return Path(docs if docs is not None else qa.api.DEFAULT_DOCS)
+
+
+def load_for_chat(docs: str | Path | None = None, index_dir: str | Path | None = None,
+                  model: str | None = None, progress: bool = True) -> Index:
+    """Load (building or updating first if needed) the index the chat serves, and warm it up."""
+    import sys
+
+    config = qa.Config.from_env(model=model)
+    folder = resolve_docs(docs)
+    if docs is None and index_dir is not None and not folder.is_dir():
+        index = qa.load_index(docs=None, index_dir=index_dir, config=config, progress=progress)
+    else:
+        print(f"Loading the index of {folder} (building it first if needed)…", file=sys.stderr, flush=True)
+        index = qa.load_index(docs=folder, index_dir=index_dir, config=config, progress=progress)
+    print(f"Loading the model ({index.embedder.model_id})…", file=sys.stderr, flush=True)
+    index.warm_up()
+    return index
+
+
+def serve(docs: str | Path | None = None, index_dir: str | Path | None = None, model: str | None = None,
+          host: str = "127.0.0.1", port: int = 7860, block: bool = True) -> Any:
+    """Start the chat on ``http://host:port`` (blocking unless ``block=False``; then returns the app)."""
+    import sys
+
+    check_port(host, port)  # before the slow part, so a taken port is reported at once
+    index = load_for_chat(docs, index_dir, model, progress=sys.stderr.isatty())
+    folder = index.docs_folder
+    is_seeds = folder is not None and Path(folder).resolve() == Path(qa.api.DEFAULT_DOCS).resolve()
+    demo = build_app(index, examples=SEED_EXAMPLES if is_seeds else None)
+    demo.launch(server_name=host, server_port=port, prevent_thread_lock=True, quiet=True, show_error=False,
+                max_file_size=UPLOAD_LIMIT, footer_links=["api"], css=CSS, theme=theme(), ssr_mode=False)
+    print(f"{len(index.documents)} documents, {len(index)} passages. Chat at http://{host}:{port} "
+          "(Ctrl+C to stop)", file=sys.stderr, flush=True)
+    if block:
+        demo.block_thread()
+    return demo
+
+
+def check_port(host: str, port: int) -> None:
+    """A :class:`qa.QAError` when ``host:port`` cannot be listened on (taken, or not an address here)."""
+    import socket
+
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind((host, port))
+    except OSError as exc:
+        raise QAError(f"cannot listen on {host}:{port} ({exc.strerror or exc}); choose another with --port"
+                      ) from exc
