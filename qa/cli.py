@@ -92,8 +92,20 @@ def _index(args: argparse.Namespace, docs: str | None = None) -> Any:
                       progress=sys.stderr.isatty())
 
 
+def _finite(obj: Any) -> Any:
+    """``obj`` with NaN (a metric with nothing to measure, e.g. NoAns_exact without unanswerable questions)
+    as None, so that the output is strict JSON (``null``)."""
+    if isinstance(obj, float) and obj != obj:
+        return None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_finite(v) for v in obj]
+    return obj
+
+
 def _print_json(obj: Any) -> None:
-    print(json.dumps(obj, ensure_ascii=False, indent=2))
+    print(json.dumps(_finite(obj), ensure_ascii=False, indent=2, allow_nan=False))
 
 
 def cmd_index(args: argparse.Namespace) -> int:

@@ -442,3 +442,14 @@ def test_installed_script(shared: tuple[Path, Path]) -> None:
         timeout=120,
     )
     assert r.returncode == 0 and json.loads(r.stdout)[0]["doc_id"] == "alpha.txt"
+
+
+def test_eval_json_is_strict_when_a_metric_has_nothing_to_measure(shared: tuple[Path, Path], tmp_path: Path) -> None:
+    questions = tmp_path / "q.jsonl"
+    gold = {"text": "412", "doc": "alpha.txt", "start": ALPHA.index("412")}
+    item = {"id": "a", "question": HERONS, "answers": [gold]}
+    questions.write_text(json.dumps(item) + "\n", encoding="utf-8")
+    r = ok(run_qa("eval", "--questions", str(questions), "--json", *common(shared)))
+    assert "NaN" not in r.stdout
+    summary = json.loads(r.stdout, parse_constant=lambda c: pytest.fail(f"not strict JSON: {c}"))
+    assert summary["NoAns_exact"] is None and summary["n"] == 1
