@@ -13,8 +13,8 @@ from pathlib import Path
 
 from tests.ui.chatserver import REPO, SEEDS, ask, browser, open_chat, open_sources, run_chat
 
-QUESTION = "Who is the president of Kazakhstan?"
-FOLLOW_UP = "What did he say about territorial integrity?"
+QUESTION = "Who is the minister of internal affairs?"
+FOLLOW_UP = "What did he say about extradition?"
 
 
 def take(out: Path, width: int = 1280, height: int = 1240, index_dir: Path | None = None) -> Path:
