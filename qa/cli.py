@@ -108,6 +108,14 @@ def _print_json(obj: Any) -> None:
     print(json.dumps(_finite(obj), ensure_ascii=False, indent=2, allow_nan=False))
 
 
+def _check_question(args: argparse.Namespace) -> None:
+    """Refuse an empty or oversized question before the index (and the model) is loaded."""
+    from .answering import clean_question
+    from .config import Config
+
+    clean_question(args.question, Config.from_env().max_question_chars)
+
+
 def cmd_index(args: argparse.Namespace) -> int:
     index = _index(args, args.folder)
     info = {"index": str(index.path), "documents": len(index.documents), "passages": len(index),
@@ -124,6 +132,7 @@ def cmd_index(args: argparse.Namespace) -> int:
 def cmd_retrieve(args: argparse.Namespace) -> int:
     from .api import retrieve
 
+    _check_question(args)
     hits = retrieve(args.question, k=args.k, index=_index(args), only=args.only)
     if args.json:
         _print_json([h.to_dict() for h in hits])
@@ -156,6 +165,7 @@ def _print_answer(a: Any) -> None:
 def cmd_ask(args: argparse.Namespace) -> int:
     from .api import answer
 
+    _check_question(args)
     a = answer(args.question, index=_index(args), history=args.history, reader=args.reader, top_n=args.top_n,
                threshold=args.threshold, k=args.k, only=args.only)
     if args.json:

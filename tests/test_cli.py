@@ -279,6 +279,13 @@ def test_empty_question(shared: tuple[Path, Path], command: str, question: str) 
     assert r.stdout == ""
 
 
+def test_a_bad_question_is_refused_before_any_index_is_built(tmp_path: Path) -> None:
+    docs, idx = write_docs(tmp_path / "docs"), tmp_path / "index"
+    r = run_qa("ask", "  ", "--docs", str(docs), "--index", str(idx), "--model", "hashing")
+    one_line_error(r, "question is empty")
+    assert not idx.exists()
+
+
 def test_question_of_20000_characters(shared: tuple[Path, Path]) -> None:
     r = run_qa("ask", "x" * 20_000, *common(shared))
     one_line_error(r, "20,000 characters", "limit")
