@@ -200,3 +200,16 @@ def run_qa(*args: str, cwd: Path | None = None, timeout: float = 300) -> subproc
 @pytest.fixture
 def qa_cli():
     return run_qa
+
+
+def deny_listing(monkeypatch: pytest.MonkeyPatch, folder: Path) -> None:
+    """Make listing ``folder`` fail with EACCES, as a folder without read permission does (chmod cannot
+    stop root, who runs CI)."""
+    real_iterdir = Path.iterdir
+
+    def iterdir(self: Path):  # type: ignore[no-untyped-def]
+        if self.resolve() == folder.resolve():
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_iterdir(self)
+
+    monkeypatch.setattr(Path, "iterdir", iterdir)

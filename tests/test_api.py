@@ -10,7 +10,7 @@ import pytest
 import qa
 import qa.api
 from qa import DocumentsError, QuestionError
-from tests.conftest import HASHING, SEEDS, write_docs
+from tests.conftest import HASHING, SEEDS, deny_listing, write_docs
 
 
 def test_public_names() -> None:
@@ -70,14 +70,7 @@ def test_unreadable_folder_chmod(tmp_path: Path) -> None:
 
 def test_unreadable_folder_simulated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     folder = write_docs(tmp_path / "locked", {"a.txt": "Some text that cannot be read at all."})
-    real_iterdir = Path.iterdir
-
-    def iterdir(self: Path):  # type: ignore[no-untyped-def]
-        if self.resolve() == folder.resolve():
-            raise PermissionError(13, "Permission denied", str(self))
-        return real_iterdir(self)
-
-    monkeypatch.setattr(Path, "iterdir", iterdir)
+    deny_listing(monkeypatch, folder)
     with pytest.raises(DocumentsError, match="permission denied"):
         qa.load_index(docs=folder, index_dir=tmp_path / "idx", config=HASHING)
 

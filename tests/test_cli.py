@@ -16,7 +16,7 @@ import pytest
 
 import qa
 from qa.evaluation import KEYS
-from tests.conftest import ALPHA, BETA, HASHING, cli_env, run_qa, write_docs
+from tests.conftest import ALPHA, BETA, HASHING, cli_env, deny_listing, run_qa, write_docs
 
 HERONS = "How many nesting herons did the team count?"
 
@@ -357,14 +357,7 @@ def test_unreadable_folder_simulated(
     tmp_path: Path, index_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys, cli_main
 ) -> None:
     folder = write_docs(tmp_path / "locked", {"a.txt": "Some text that cannot be read at all."})
-    real_iterdir = Path.iterdir
-
-    def iterdir(self: Path):  # type: ignore[no-untyped-def]
-        if self.resolve() == folder.resolve():
-            raise PermissionError(13, "Permission denied", str(self))
-        return real_iterdir(self)
-
-    monkeypatch.setattr(Path, "iterdir", iterdir)
+    deny_listing(monkeypatch, folder)
     code = cli_main(["index", str(folder), "--index", str(index_dir), "--model", "hashing"])
     err = capsys.readouterr().err
     assert code == 2

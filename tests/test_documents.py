@@ -10,7 +10,7 @@ import pytest
 
 from qa import DocumentsError
 from qa.documents import check_folder, decode, html_to_text, iter_files, load_documents, read_document
-from tests.conftest import HTML, write_docs
+from tests.conftest import HTML, deny_listing, write_docs
 
 
 def test_doc_id_is_relative_posix_path_recursively(docs_dir: Path) -> None:
@@ -145,14 +145,7 @@ def test_unreadable_folder_chmod(tmp_path: Path) -> None:
 
 def test_unreadable_folder_simulated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     folder = write_docs(tmp_path / "locked", {"a.txt": "Some text that cannot be read."})
-    real_iterdir = Path.iterdir
-
-    def iterdir(self: Path):  # type: ignore[no-untyped-def]
-        if self == folder:
-            raise PermissionError(13, "Permission denied", str(self))
-        return real_iterdir(self)
-
-    monkeypatch.setattr(Path, "iterdir", iterdir)
+    deny_listing(monkeypatch, folder)
     with pytest.raises(DocumentsError, match="permission denied"):
         load_documents(folder)
 
