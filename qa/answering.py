@@ -96,10 +96,9 @@ class Answerer:
         q_terms = set(tokenize(question))
         x_terms = set(tokenize(query)) if query and query != question else None
         all_terms = q_terms | (x_terms or set())  # what the question asks about, with what it refers back to
-        known = sum(bm.weight(t) != bm.unknown_idf for t in all_terms) / len(all_terms) if all_terms else 0.0
+        known = sum(bm.knows(t) for t in all_terms) / len(all_terms) if all_terms else 0.0
         rare = max(all_terms, key=bm.weight) if all_terms else None
         kind = expected_type(question)
-        top_idf = bm.unknown_idf
         top = ranked.hits[0].score or 1.0
         wc, wl, wp = self.config.w_answer
         out = []
@@ -121,7 +120,7 @@ class Answerer:
                          "passage_lex": p_lex, "passage_rel": hit.score / top, "known_terms": known,
                          "rare_in_passage": float(rare is not None and rare in p_terms), "type_missing": missing,
                          "says_unknown": float(says_unknown(text)),
-                         "rare_missing": max((bm.weight(t) for t in q_terms - s_terms), default=0.0) / top_idf}
+                         "rare_missing": max((bm.weight(t) for t in q_terms - s_terms), default=0.0) / bm.unknown_idf}
                 out.append(Candidate(h, int(sid), s, e, score, feats))
         return out
 

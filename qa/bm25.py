@@ -71,9 +71,9 @@ class BM25:
     def query_ids(self, query: str) -> list[int]:
         return [self._vocab[t] for t in tokenize(query) if t in self._vocab]
 
-    def term_ids(self, text: str) -> set[int]:
-        """The vocabulary entries of ``text`` (unknown words dropped)."""
-        return set(self.query_ids(text))
+    def knows(self, term: str) -> bool:
+        """True when some passage uses the stemmed ``term``."""
+        return term in self._vocab
 
     def weight(self, term: str) -> float:
         """The idf of a stemmed term; a term the corpus never uses weighs as much as the rarest can."""
