@@ -213,3 +213,15 @@ def deny_listing(monkeypatch: pytest.MonkeyPatch, folder: Path) -> None:
         return real_iterdir(self)
 
     monkeypatch.setattr(Path, "iterdir", iterdir)
+
+
+def to_12_digits(obj: object) -> object:
+    """``obj`` (JSON-like) with every float rounded to 12 significant digits: the real model's embedding of a
+    question may differ in its last bit from one run to the next (CPU kernels), and the scores with it."""
+    if isinstance(obj, float):
+        return float(f"{obj:.12g}")
+    if isinstance(obj, dict):
+        return {k: to_12_digits(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [to_12_digits(v) for v in obj]
+    return obj
