@@ -6,7 +6,6 @@ Exact match and F1 follow the official SQuAD 2.0 script (an abstention is the em
 
 from __future__ import annotations
 
-import collections
 import json
 import logging
 import time
@@ -17,12 +16,13 @@ from typing import Any
 
 import numpy as np
 
-from .answering import Answerer, normalize_text
+from .answering import Answerer
 from .citations import check_citation
 from .errors import QAError
 from .index import Index
 from .results import Answer, Hit
 from .retrieval import rank
+from .textnorm import exact_score, f1_score
 
 logger = logging.getLogger(__name__)
 
@@ -82,22 +82,6 @@ def first_relevant(hits: list[Hit], gs: list[Gold]) -> int | None:
         if any(covers(h.doc_id, h.start, h.end, g) for g in gs):
             return i + 1
     return None
-
-
-def f1_score(prediction: str, truth: str) -> float:
-    p, t = normalize_text(prediction).split(), normalize_text(truth).split()
-    if not p or not t:
-        return float(p == t)
-    common = collections.Counter(p) & collections.Counter(t)
-    same = sum(common.values())
-    if same == 0:
-        return 0.0
-    precision, recall = same / len(p), same / len(t)
-    return 2 * precision * recall / (precision + recall)
-
-
-def exact_score(prediction: str, truth: str) -> float:
-    return float(normalize_text(prediction) == normalize_text(truth))
 
 
 def score_answer(ans: Answer, q: dict[str, Any]) -> tuple[float, float]:

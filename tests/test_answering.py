@@ -8,8 +8,9 @@ import pytest
 
 import qa
 from qa import Config, QuestionError
-from qa.answering import clean_question, normalize_text
+from qa.answering import clean_question
 from qa.calibration import FEATURES, Calibrator
+from qa.textnorm import normalize_text
 from tests.conftest import HASHING, write_docs
 
 
@@ -67,6 +68,16 @@ def test_top_n_gives_distinct_grounded_alternatives(index: qa.Index) -> None:
     assert len({normalize_text(q) for q in quotes}) == len(quotes)
     with pytest.raises(ValueError):
         qa.answer("ferry", index=index, top_n=0)
+
+
+def test_other_answers_never_outrank_or_change_the_answer(index: qa.Index) -> None:
+    q = "When did things happen at the lake and the glassworks?"
+    one = qa.answer(q, index=index, threshold=0.0)
+    three = qa.answer(q, index=index, top_n=3, threshold=0.0)
+    assert (three.text, three.confidence) == (one.text, one.confidence)  # top_n only adds answers
+    assert three.alternatives and all(alt.confidence <= three.confidence for alt in three.alternatives)
+    withheld = qa.answer(q, index=index, top_n=3, threshold=three.confidence + 1e-6)
+    assert withheld.no_answer and withheld.alternatives == ()  # no "other answers" when the documents do not say
 
 
 def test_only_limits_the_answer(index: qa.Index) -> None:
