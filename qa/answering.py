@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import re
-import string
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -29,6 +28,7 @@ from .index import Index
 from .reader import Reader
 from .results import Answer, Citation, Hit
 from .retrieval import Ranked, rank
+from .textnorm import normalize_text
 
 logger = logging.getLogger(__name__)
 
@@ -56,14 +56,6 @@ class Candidate:
     end: int
     score: float
     features: dict[str, float]
-
-
-def normalize_text(s: str) -> str:
-    """SQuAD's answer normalisation: lower case, no punctuation, no articles, single spaces."""
-    s = s.lower()
-    s = "".join(ch for ch in s if ch not in set(string.punctuation) | {"“", "”", "‘", "’", "–", "—"})
-    s = re.sub(r"\b(a|an|the)\b", " ", s)
-    return " ".join(s.split())
 
 
 class Answerer:
@@ -186,17 +178,23 @@ class Answerer:
             elif len(groups) < top_n:
                 groups.append([cand])
         answers = []
+        top = groups[0][0]
         for i, group in enumerate(groups):
             best = group[0]
-            runner_up = groups[1][0].score if len(groups) > 1 and i == 0 else (
-                next((x.score for x in cands if x is not best and x.hit != best.hit), best.score))
+            # The answer's margin is over the best sentence of another passage, as calibrated, so its
+            # confidence does not depend on top_n; another answer's is its distance below the answer.
+            runner_up = (next((x.score for x in cands if x.hit != best.hit), best.score) if i == 0 else top.score)
             feats = dict(best.features, margin=float(np.clip(best.score - runner_up, -1, 1)))
             conf = self.calibrator.prob(feats)
+            if i > 0:  # ranked below the answer, so never reported as more likely right than it
+                conf = min(conf, answers[0].confidence)
             no = conf < threshold
             cites = () if no else tuple(self._citation(ranked, x) for x in group)
             text = None if no else cites[0].quote
             answers.append(Answer(question, text, no, conf, cites, hits, query, self.method))
         first = answers[0]
+        if first.no_answer:  # when the documents do not say, there are no other answers either
+            return first
         return replace(first, alternatives=tuple(a for a in answers[1:] if not a.no_answer))
 
     def _same_answer(self, a: Candidate, b: Candidate) -> bool:
