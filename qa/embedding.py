@@ -164,14 +164,21 @@ class SentenceTransformerEmbedder(Embedder):
     def encode_passages(
         self, texts: Sequence[str], sentences: Sequence[Spans], progress: Callable[[int], None] | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
+        """One forward pass per batch of length-sorted passages; passage and sentence vectors are both pooled
+        on the model's device (a GPU in fp16 when there is one), so only pooled vectors come back."""
         import torch
 
         model = self.model
         transformer = model[0].auto_model
+        device = model.device
+        if device.type == "cuda" and next(transformer.parameters()).dtype != torch.float16:
+            transformer.half()
         tok = self._tokenizer
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        n_sent = np.array([len(s) for s in sentences], dtype=np.int64)
+        first = np.concatenate([[0], np.cumsum(n_sent)])
+        order = np.argsort([len(t) for t in texts], kind="stable")
         pvec = np.zeros((len(texts), self.dim), np.float32)
-        svecs: list[np.ndarray] = [np.zeros((0, self.dim), np.float32)] * len(texts)
+        svec = np.zeros((int(first[-1]), self.dim), np.float32)
         with torch.inference_mode():
             for b in range(0, len(order), self.batch_size):
                 idx = order[b : b + self.batch_size]
@@ -179,29 +186,45 @@ class SentenceTransformerEmbedder(Embedder):
                     [texts[i] for i in idx], padding=True, truncation=True, max_length=self.max_tokens,
                     return_offsets_mapping=True, return_tensors="pt",
                 )
-                offsets = enc.pop("offset_mapping").numpy()
-                enc = {k: v.to(model.device) for k, v in enc.items()}
-                hidden = transformer(**enc).last_hidden_state.float()
-                mask = enc["attention_mask"].unsqueeze(-1).float()
-                pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-                pvec[idx] = pooled.cpu().numpy()
-                hidden_np = hidden.cpu().numpy()
-                for row, i in enumerate(idx):
-                    svecs[i] = _pool_spans(hidden_np[row], offsets[row], sentences[i], pvec[i])
+                seg, n_spans = _segments(enc.pop("offset_mapping").numpy(), [sentences[i] for i in idx])
+                enc = {k: v.to(device, non_blocking=True) for k, v in enc.items()}
+                hidden = transformer(**enc).last_hidden_state
+                mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+                pooled = (hidden * mask).sum(1, dtype=torch.float32) / mask.sum(1, dtype=torch.float32).clamp(1e-9)
+                p_np = pooled.cpu().numpy()
+                pvec[idx] = p_np
+                if n_spans:
+                    flat = torch.from_numpy(seg.reshape(-1)).to(device)
+                    keep = flat >= 0
+                    sums = torch.zeros((n_spans, hidden.shape[-1]), dtype=torch.float32, device=device)
+                    sums.index_add_(0, flat[keep], hidden.reshape(-1, hidden.shape[-1])[keep].float())
+                    counts = torch.bincount(flat[keep], minlength=n_spans).unsqueeze(1)
+                    s_np = (sums / counts.clamp(min=1)).cpu().numpy()
+                    empty = (counts == 0).squeeze(1).cpu().numpy()
+                    owner = np.repeat(np.arange(len(idx)), n_sent[idx])
+                    s_np[empty] = p_np[owner[empty]]  # a sentence cut off by truncation: its passage's vector
+                    svec[np.concatenate([np.arange(first[i], first[i + 1]) for i in idx])] = s_np
                 if progress:
                     progress(len(idx))
-        return normalize(pvec), normalize(np.concatenate(svecs) if svecs else np.zeros((0, self.dim)))
+        return normalize(pvec), normalize(svec)
 
 
-def _pool_spans(hidden: np.ndarray, offsets: np.ndarray, spans: Spans, fallback: np.ndarray) -> np.ndarray:
-    """Mean of the token vectors whose characters fall inside each span (fallback: the passage vector)."""
-    starts, ends = offsets[:, 0], offsets[:, 1]
-    real = ends > starts  # special and padding tokens have empty offsets
-    out = np.zeros((len(spans), hidden.shape[1]), np.float32)
-    for j, (s, e) in enumerate(spans):
-        sel = real & (starts < e) & (ends > s)
-        out[j] = hidden[sel].mean(0) if sel.any() else fallback
-    return out
+def _segments(offsets: np.ndarray, spans: Sequence[Spans]) -> tuple[np.ndarray, int]:
+    """For each token of a batch, the number (counted across the batch) of the first sentence span it
+    overlaps, or -1 (special tokens, padding, text between spans); and the batch's number of spans."""
+    seg = np.full(offsets.shape[:2], -1, dtype=np.int64)
+    base = 0
+    for row, row_spans in enumerate(spans):
+        if not len(row_spans):
+            continue
+        sp = np.asarray(row_spans, dtype=np.int64).reshape(-1, 2)
+        starts, ends = offsets[row, :, 0], offsets[row, :, 1]
+        j = np.searchsorted(sp[:, 1], starts, side="right")  # the first span that ends after the token starts
+        jj = np.minimum(j, len(sp) - 1)
+        inside = (ends > starts) & (j < len(sp)) & (sp[jj, 0] < ends)
+        seg[row, inside] = base + j[inside]
+        base += len(sp)
+    return seg, base
 
 
 def make_embedder(model: str | None = None, device: str | None = None, batch_size: int = 64) -> Embedder:
