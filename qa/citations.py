@@ -6,6 +6,7 @@ import hashlib
 from pathlib import Path
 
 from .documents import extract_text
+from .formats import UnreadableFile
 from .index import Index
 from .results import Answer, Citation
 
@@ -28,11 +29,12 @@ def check_citation(c: Citation, text: str, label: str) -> list[str]:
 def verify(answer: Answer, index: Index) -> list[str]:
     """Every problem with an answer's citations; an empty list when all is well.
 
-    Checks each quote against the indexed text at its offsets, and — when the index knows its documents
-    folder — that the document file still exists and is unchanged (a changed file is re-read and the
-    quote checked against its new text as well).
+    Checks each quote against the indexed text at its offsets and — when the index knows its documents
+    folder — extracts the file's text again (PDF and Word included) and checks the quote against that too,
+    saying when the file changed since it was indexed.
     """
     problems: list[str] = []
+    fresh: dict[str, tuple[str | None, bool, str]] = {}  # doc_id -> (re-extracted text, changed, trouble)
     cites = list(answer.citations) + [c for alt in answer.alternatives for c in alt.citations]
     for n, c in enumerate(cites, 1):
         label = f"citation {n}"
@@ -40,21 +42,37 @@ def verify(answer: Answer, index: Index) -> list[str]:
         if doc is None:
             problems.append(f"{label}: document {c.doc_id!r} is not in the index")
             continue
-        problems += check_citation(c, doc.text, label)
+        own = check_citation(c, doc.text, label)
+        problems += own
         if index.docs_folder is None:
             continue
         path = Path(index.docs_folder) / c.doc_id
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            problems.append(f"{label}: {path} no longer exists (it was indexed)")
+        if c.doc_id not in fresh:
+            fresh[c.doc_id] = _reextract(path, c.doc_id, doc.sha256)
+        text, changed, trouble = fresh[c.doc_id]
+        if text is None:
+            problems.append(f"{label}: {trouble}")
             continue
-        except OSError as exc:
-            problems.append(f"{label}: {path} cannot be read ({exc.strerror})")
-            continue
-        if hashlib.sha256(data).hexdigest() != doc.sha256:
-            text, _, _ = extract_text(path, c.doc_id, data)
-            still = text[c.start:c.end] == c.quote
+        stands = text[c.start:c.end] == c.quote
+        if changed:
             problems.append(f"{label}: {c.doc_id} changed since it was indexed; the quote "
-                            f"{'still stands' if still else 'no longer stands'} at {c.start}-{c.end}")
+                            f"{'still stands' if stands else 'no longer stands'} at {c.start}-{c.end}")
+        elif not stands and not own:  # same file, different text: the extractor itself changed
+            problems.append(f"{label}: the quote is not at {c.start}-{c.end} of the text extracted again from "
+                            f"{path} (the file is unchanged: was the extractor updated? re-index it)")
     return problems
+
+
+def _reextract(path: Path, doc_id: str, sha256: str) -> tuple[str | None, bool, str]:
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return None, True, f"{path} no longer exists (it was indexed)"
+    except OSError as exc:
+        return None, True, f"{path} cannot be read ({exc.strerror})"
+    changed = hashlib.sha256(data).hexdigest() != sha256
+    try:
+        text, _, _ = extract_text(path, doc_id, data)
+    except UnreadableFile as exc:
+        return None, changed, f"{path} can no longer be read: {exc}"
+    return text, changed, ""

@@ -10,12 +10,15 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 from .errors import DocumentsError
+from .formats import UnreadableFile, docx_text, pdf_text
 
 logger = logging.getLogger(__name__)
 
 TEXT_SUFFIXES = {".txt", ".md", ".markdown", ".text"}
 HTML_SUFFIXES = {".html", ".htm"}
-SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES
+PDF_SUFFIXES = {".pdf"}
+DOCX_SUFFIXES = {".docx"}
+SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | PDF_SUFFIXES | DOCX_SUFFIXES
 
 
 @dataclass(frozen=True)
@@ -103,14 +106,39 @@ def decode(data: bytes, name: str) -> str:
 
 
 def extract_text(path: Path, doc_id: str, data: bytes | None = None) -> tuple[str, str, tuple[int, ...]]:
-    """The text of one file as the index stores it: ``(text, title, page_starts)``."""
+    """The text of one file as the index stores it: ``(text, title, page_starts)``.
+
+    Raises:
+        UnreadableFile: a PDF or DOCX that cannot be read (corrupt, encrypted).
+    """
     data = path.read_bytes() if data is None else data
     suffix = path.suffix.lower()
+    if suffix in PDF_SUFFIXES:
+        got = pdf_text(data)
+        if got.text.strip() and got.empty_pages:
+            logger.warning("%s: page%s %s ha%s no text layer (scanned?) and cannot be searched", doc_id,
+                           "s" if len(got.empty_pages) > 1 else "", _ranges(got.empty_pages),
+                           "ve" if len(got.empty_pages) > 1 else "s")
+        return got.text, _first_line_title(got.text), got.pages
+    if suffix in DOCX_SUFFIXES:
+        got = docx_text(data)
+        return got.text, _first_line_title(got.text), ()
     if suffix in HTML_SUFFIXES:
         text, title = html_to_text(decode(data, doc_id))
         return text, title, ()
     text = decode(data, doc_id)
     return text, _first_line_title(text), ()
+
+
+def _ranges(pages: tuple[int, ...]) -> str:
+    """``(1, 2, 3, 7)`` as ``1-3, 7``."""
+    out: list[str] = []
+    for p in pages:
+        if out and out[-1].split("-")[-1] == str(p - 1):
+            out[-1] = f"{out[-1].split('-')[0]}-{p}"
+        else:
+            out.append(str(p))
+    return ", ".join(out)
 
 
 def _first_line_title(text: str) -> str:
@@ -141,7 +169,7 @@ def check_folder(folder: str | Path) -> Path:
     if not path.exists():
         raise DocumentsError(f"documents folder not found: {path}")
     if not path.is_dir():
-        raise DocumentsError(f"not a folder: {path} (point --docs at a folder of .txt/.md/.html files)")
+        raise DocumentsError(f"not a folder: {path} (point --docs at a folder of .txt/.md/.html/.pdf/.docx files)")
     try:
         next(path.iterdir(), None)
     except PermissionError as exc:
@@ -157,9 +185,17 @@ def read_document(folder: Path, path: Path) -> Document | None:
     except OSError as exc:
         logger.warning("%s: cannot be read (%s); skipped", doc_id, exc.strerror or exc)
         return None
-    text, title, pages = extract_text(path, doc_id, data)
+    try:
+        text, title, pages = extract_text(path, doc_id, data)
+    except UnreadableFile as exc:
+        logger.warning("%s: %s; skipped", doc_id, exc)
+        return None
     if not text.strip():
-        logger.warning("%s: empty (no text); skipped", doc_id)
+        if path.suffix.lower() in PDF_SUFFIXES:
+            logger.warning("%s: no text layer on any page (a scanned PDF?); skipped: run OCR on it first "
+                           "(e.g. ocrmypdf) to make it searchable", doc_id)
+        else:
+            logger.warning("%s: empty (no text); skipped", doc_id)
         return None
     return Document(doc_id=doc_id, text=text, sha256=hash_bytes(data), title=title, pages=pages)
 
