@@ -31,6 +31,7 @@ from . import render  # noqa: E402
 logger = logging.getLogger("ui")
 
 MAX_K = 10
+CHAT_TOP_N = 3  # the best answer, and up to two others under "Other possible answers"
 CONCURRENCY = 16  # questions answered at once (each is short; the index is shared read-only)
 UPLOAD_LIMIT = "20mb"
 EMPTY_QUESTION = ("Type a question about the documents, for example: "
@@ -87,9 +88,14 @@ class ChatService:
 
     # -- questions -------------------------------------------------------------------------------------
     def ask(self, question: str, history: Sequence[Any] | None = None, k: int = 5,
-            threshold: float | None = None, index: Index | None = None) -> qa.Answer:
-        """``qa.answer`` over the current (or the given) index."""
-        return qa.answer(question, index=index or self._index, history=history, k=int(k), threshold=threshold)
+            threshold: float | None = None, index: Index | None = None, only: Sequence[str] | None = None,
+            top_n: int = 1) -> qa.Answer:
+        """``qa.answer`` over the current (or the given) index; ``only`` limits it to some documents."""
+        return qa.answer(question, index=index or self._index, history=history, k=int(k), threshold=threshold,
+                         only=list(only) if only else None, top_n=top_n)
+
+    def doc_ids(self) -> list[str]:
+        return [d.doc_id for d in self._index.documents]
 
     # -- documents -------------------------------------------------------------------------------------
     def documents(self) -> list[dict[str, Any]]:
@@ -224,7 +230,8 @@ def default_threshold(index: Index) -> float:
 
 
 def respond(service: ChatService, message: str, chat: list | None, turns: list | None, k: Any = 5,
-            threshold: Any = None) -> tuple[str, list, list]:
+            threshold: Any = None, only: Sequence[str] | None = None, top_n: int = CHAT_TOP_N
+            ) -> tuple[str, list, list]:
     """The chat's message handler: ask the library, render its answer. Returns (new textbox value, chat
     messages, conversation turns). Bad input and errors become a one-line message in the chat."""
     chat = list(chat or [])
@@ -236,7 +243,7 @@ def respond(service: ChatService, message: str, chat: list | None, turns: list |
     thr = None if threshold is None else float(threshold)
     try:
         a = service.ask(question, history=render.history_from_turns(turns), k=_clamp_k(k), threshold=thr,
-                        index=idx)
+                        index=idx, only=only or None, top_n=top_n)
     except QAError as exc:
         return "", [*chat, render.question_message(question), render.notice_message(str(exc), "error")], turns
     except Exception as exc:  # a bug: logged in full on the server, one line in the chat
@@ -268,11 +275,13 @@ def upload(service: ChatService, files: list[str] | str | None) -> tuple[str, st
     return status, service.documents_html()
 
 
-def api_ask(service: ChatService, question: str, history: Any = None, k: Any = 5, threshold: Any = None
-            ) -> dict:
+def api_ask(service: ChatService, question: str, history: Any = None, k: Any = 5, threshold: Any = None,
+            only: Any = None, top_n: Any = 1) -> dict:
     """The ``/ask`` endpoint: ``Answer.to_dict()`` for a question and its history (QAError on bad input)."""
+    only = [only] if isinstance(only, str) and only else list(only or [])
     a = service.ask(question, history=parse_history(history), k=_clamp_k(k),
-                    threshold=None if threshold is None else float(threshold))
+                    threshold=None if threshold is None else float(threshold), only=only,
+                    top_n=max(1, min(MAX_K, int(top_n or 1))))
     return a.to_dict()
 
 
@@ -289,20 +298,21 @@ def build_app(index: Index | ChatService, docs_folder: str | Path | None = None,
     service = index if isinstance(index, ChatService) else ChatService(index, docs_folder)
     threshold_value = default_threshold(service.index)
 
-    def on_submit(message: str, chat: list | None, turns: list | None, k: float, threshold: float
-                  ) -> tuple[str, list, list]:
-        return respond(service, message, chat, turns, k, threshold)
+    def on_submit(message: str, chat: list | None, turns: list | None, k: float, threshold: float,
+                  only: list[str] | None) -> tuple[str, list, list]:
+        return respond(service, message, chat, turns, k, threshold, only)
 
-    def on_upload(files: list[str] | str | None) -> tuple[str, str, Any]:
+    def on_upload(files: list[str] | str | None) -> tuple[str, str, Any, Any]:
         status, panel = upload(service, files)
-        return status, panel, None
+        return status, panel, None, gr.update(choices=service.doc_ids())
 
-    def ask(question: str, history: str | list | None = None, k: int = 5, threshold: float | None = None
-            ) -> dict:
+    def ask(question: str, history: str | list | None = None, k: int = 5, threshold: float | None = None,
+            only: list[str] | None = None, top_n: int = 1) -> dict:
         """Answer a question from the documents. history: earlier questions (a list, or a JSON list of
-        strings or of {"question", "answer"} objects). Returns the answer as a dict (qa.Answer.to_dict())."""
+        strings or of {"question", "answer"} objects); only: document ids or globs to limit the question to;
+        top_n: up to this many distinct answers. Returns the answer as a dict (qa.Answer.to_dict())."""
         try:
-            return api_ask(service, question, history, k, threshold)
+            return api_ask(service, question, history, k, threshold, only, top_n)
         except QAError as exc:
             raise gr.Error(" ".join(str(exc).split()), print_exception=False) from exc
 
@@ -332,6 +342,9 @@ def build_app(index: Index | ChatService, docs_folder: str | Path | None = None,
                 if examples:
                     gr.Examples(examples=[[e] for e in examples], inputs=[box], label="Try")
             with gr.Column(scale=1, min_width=260):
+                scope = gr.Dropdown(choices=service.doc_ids(), value=[], multiselect=True,
+                                    label="Ask only about", info="documents to search (none chosen: all)",
+                                    elem_id="qa-scope")
                 with gr.Accordion("Settings", open=True):
                     k = gr.Slider(1, MAX_K, value=5, step=1, label="Passages shown", elem_id="qa-k")
                     threshold = gr.Slider(0.0, 1.0, value=threshold_value, step=0.01,
@@ -341,14 +354,15 @@ def build_app(index: Index | ChatService, docs_folder: str | Path | None = None,
                 with gr.Accordion("Documents", open=True):
                     docs_panel = gr.HTML(service.documents_html(), elem_id="qa-docs")
                     if service.docs_folder is not None:
-                        files = gr.File(label="Add documents (.txt, .md, .html)", file_count="multiple",
+                        files = gr.File(label="Add documents (.txt, .md, .html, .pdf, .docx)",
+                                        file_count="multiple",
                                         file_types=sorted(SUPPORTED_SUFFIXES), type="filepath",
                                         elem_id="qa-upload", height=150)
                         status = gr.HTML("", elem_id="qa-status")
-                        files.upload(on_upload, [files], [status, docs_panel, files],
+                        files.upload(on_upload, [files], [status, docs_panel, files, scope],
                                      api_visibility="private", concurrency_limit=1, concurrency_id="upload")
 
-        submit = dict(fn=on_submit, inputs=[box, chatbot, turns, k, threshold], outputs=[box, chatbot, turns],
+        submit = dict(fn=on_submit, inputs=[box, chatbot, turns, k, threshold, scope], outputs=[box, chatbot, turns],
                       api_visibility="private")
         box.submit(**submit)
         send.click(**submit)
@@ -356,7 +370,8 @@ def build_app(index: Index | ChatService, docs_folder: str | Path | None = None,
         chatbot.clear(lambda: [], None, [turns], api_visibility="private")
         gr.api(ask, api_name="ask")
         gr.api(documents, api_name="documents")
-        demo.load(service.documents_html, None, [docs_panel], api_visibility="private")
+        demo.load(lambda: (service.documents_html(), gr.update(choices=service.doc_ids())), None,
+                  [docs_panel, scope], api_visibility="private")
     demo.queue(default_concurrency_limit=CONCURRENCY)
     return demo
 

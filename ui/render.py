@@ -206,12 +206,35 @@ def render_sources(answer: Any, titles: Mapping[str, str] | None = None,
     return "".join(parts)
 
 
+def render_alternatives(answer: Any, docs: Mapping[str, str] | DocText | None = None,
+                        titles: Mapping[str, str] | None = None) -> str:
+    """The other distinct answers, best first, each with its cited span marked in its passage."""
+    doc_text = _doc_text_getter(docs)
+    parts = ['<ol class="qa-alternatives">']
+    for alt in _get(answer, "alternatives", ()) or ():
+        cites = list(_get(alt, "citations", ()) or ())
+        heads = "; ".join(f"{_doc(_get(c, 'doc_id'), titles)}, <span class=\"qa-where\">{esc(where(c))}</span>"
+                          for c in cites)
+        first = cites[0] if cites else None
+        ctx = cited_context(first, doc_text(_get(first, "doc_id"))) if first is not None else ""
+        parts.append(f'<li class="qa-alternative"><p><strong>{esc(_get(alt, "text"))}</strong> '
+                     f'<span class="qa-meta">confidence {float(_get(alt, "confidence", 0.0)):.2f}</span></p>'
+                     f'<div class="qa-cite-head">{heads}</div><blockquote class="qa-passage">{ctx}</blockquote></li>')
+    parts.append("</ol>")
+    return "".join(parts)
+
+
 def answer_messages(answer: Any, docs: Mapping[str, str] | DocText | None = None,
                     titles: Mapping[str, str] | None = None, threshold: float | None = None) -> list[dict]:
-    """The chat messages (Gradio "messages" format) of one answer: the answer, then a collapsed "Sources"."""
+    """The chat messages (Gradio "messages" format) of one answer: the answer, the other possible answers
+    (collapsed, when there are any), then a collapsed "Sources"."""
     n = len(list(_get(answer, "passages", ()) or ()))
+    alts = list(_get(answer, "alternatives", ()) or ())
+    others = [{"role": "assistant", "content": render_alternatives(answer, docs, titles),
+               "metadata": {"title": f"Other possible answers ({len(alts)})", "status": "done"}}] if alts else []
     return [
         {"role": "assistant", "content": render_answer(answer, docs, titles, threshold)},
+        *others,
         {"role": "assistant", "content": render_sources(answer, titles),
          "metadata": {"title": f"Sources ({n} passage{'s' if n != 1 else ''}, with retrieval scores)",
                       "status": "done"}},

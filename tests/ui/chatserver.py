@@ -174,3 +174,26 @@ def open_sources(page: Any) -> None:
     title = page.locator("#qa-chat").get_by_text("Sources (", exact=False).last
     title.click()
     page.locator("#qa-chat .qa-sources").last.wait_for(timeout=10_000)
+
+
+def choose_scope(page: Any, doc_id: str) -> None:
+    """Pick a document in the "Ask only about" multi-select."""
+    box = page.locator("#qa-scope input").first
+    box.click()
+    box.fill(doc_id)
+    page.get_by_role("option", name=doc_id).first.click()
+    page.keyboard.press("Escape")
+    page.locator("#qa-scope").get_by_text(doc_id).first.wait_for(timeout=10_000)
+
+
+def set_threshold(page: Any, value: float) -> None:
+    """Type a value into the no-answer threshold's number box."""
+    box = page.locator("#qa-threshold input[type=number]")
+    box.fill(str(value))
+    box.press("Enter")
+
+
+def upload(page: Any, path: Path, timeout: float = 120) -> None:
+    """Add a file through the page and wait until it is indexed."""
+    page.locator("#qa-upload input[type=file]").set_input_files(str(path))
+    page.locator("#qa-status").get_by_text("Added and indexed").wait_for(timeout=timeout * 1000)

@@ -49,11 +49,45 @@ def test_empty_question_gets_a_friendly_message_not_an_error(service: ChatServic
 def test_question_gets_answer_then_collapsed_sources_and_joins_the_conversation(service: ChatService) -> None:
     box, messages, turns = chat.respond(service, MINISTER, [], [], 3, 0.0)
     assert box == ""
-    assert [m["role"] for m in messages] == ["user", "assistant", "assistant"]
+    assert [m["role"] for m in messages][:2] == ["user", "assistant"]
     assert "<mark>" in messages[1]["content"] and "[1]" in messages[1]["content"]
-    assert messages[2]["metadata"]["title"].startswith("Sources (3 passages")
+    assert messages[-1]["metadata"]["title"].startswith("Sources (3 passages")
     a = qa.answer(MINISTER, index=service.index, k=3, threshold=0.0)
     assert turns == [{"question": MINISTER, "answer": a.text}]
+
+
+def test_scope_limits_the_chat_and_other_answers_come_collapsed(service: ChatService) -> None:
+    doc = "004_c959e5419f16b652.txt"
+    _, messages, _ = chat.respond(service, "What did officials say about the people arriving?", [], [], 5, 0.0,
+                                  only=[doc])
+    others = [m for m in messages if m.get("metadata", {}).get("title", "").startswith("Other possible answers")]
+    assert len(others) == 1 and messages[-1]["metadata"]["title"].startswith("Sources")
+    n = int(re.search(r"\((\d+)\)", others[0]["metadata"]["title"]).group(1))
+    assert 1 <= n <= chat.CHAT_TOP_N - 1 and others[0]["content"].count('class="qa-alternative"') == n
+    assert "<mark>" in others[0]["content"]
+    cited = re.findall(r'class="qa-doc"[^>]*>([^<]+)<', "".join(m["content"] for m in messages[1:-1]))
+    assert cited and {html.unescape(c) for c in cited} == {doc}
+    # the API endpoint takes the same scope, and an unknown document is a one-line error in the chat
+    d = chat.api_ask(service, "What did officials say about the people arriving?", only=[doc], top_n=3,
+                     threshold=0.0)
+    assert {c["doc_id"] for x in (d, *d["alternatives"]) for c in x["citations"]} == {doc}
+    _, messages, _ = chat.respond(service, "Who is the minister?", [], [], 5, 0.0, only=["ghost.txt"])
+    assert "ghost.txt" in messages[-1]["content"] and "qa-error" in messages[-1]["content"]
+
+
+def test_uploaded_pdf_is_cited_with_its_page(service: ChatService, tmp_path: Path) -> None:
+    pytest.importorskip("fpdf")
+    from tests.office import PAGES, make_pdf
+
+    pdf = make_pdf(tmp_path / "glassworks.pdf", PAGES)
+    added, problems = service.add_files([pdf])
+    assert added == ["glassworks.pdf"] and problems == []
+    assert "glassworks.pdf" in service.doc_ids()
+    _, messages, _ = chat.respond(service, "How many bottles did the furnace at Hollow Ridge produce in March?",
+                                  [], [], 5, 0.0, only=["glassworks.pdf"])
+    shown = text_of(messages[1]["content"])
+    assert "glassworks.pdf, page 2, characters" in shown
+    assert "8,400 bottles" in re.search(r"<mark[^>]*>(.*?)</mark>", messages[1]["content"]).group(1)
 
 
 def test_follow_up_passes_the_conversation_as_history(service: ChatService, monkeypatch) -> None:
@@ -69,7 +103,8 @@ def test_follow_up_passes_the_conversation_as_history(service: ChatService, monk
     _, messages, turns = chat.respond(service, "What did he say about extradition?", messages, turns, 5, 0.0)
     assert seen[0] == []
     assert seen[1] == [{"question": MINISTER, "answer": turns[0]["answer"]}]
-    assert len(turns) == 2 and len(messages) == 6
+    assert len(turns) == 2 and [m["role"] for m in messages].count("user") == 2
+    assert sum("qa-answer" in m["content"] for m in messages) == 2
 
 
 def test_library_errors_are_one_line_in_the_chat(service: ChatService) -> None:
@@ -123,15 +158,18 @@ def test_upload_never_overwrites_and_refuses_unsupported_types(service: ChatServ
     src = tmp_path / "in"
     src.mkdir()
     (src / HOSTILE_NAME).write_text("Another harbour. The ferry leaves at dawn from the north pier.\n")
-    (src / "report.pdf").write_bytes(b"%PDF-1.4")
+    (src / "sheet.xlsx").write_bytes(b"PK\x03\x04")
+    (src / "report.pdf").write_bytes(b"%PDF-1.4")  # supported, but broken
     (src / "empty.txt").write_text("   \n")
     before = (service.docs_folder / HOSTILE_NAME).read_text()
-    added, problems = service.add_files([src / HOSTILE_NAME, src / "report.pdf", src / "empty.txt"])
+    added, problems = service.add_files([src / HOSTILE_NAME, src / "sheet.xlsx", src / "report.pdf",
+                                         src / "empty.txt"])
     assert added == ["harbour-notes-2.txt"]
     assert (service.docs_folder / HOSTILE_NAME).read_text() == before
-    assert any(p.startswith("report.pdf: not added (only .htm, .html") for p in problems)
+    assert any(p.startswith("sheet.xlsx: not added (only .docx, .htm, .html") for p in problems)
     assert any(p.startswith("empty.txt: saved, but it has no text") for p in problems)
-    assert not (service.docs_folder / "report.pdf").exists()
+    assert any(p.startswith("report.pdf: saved, but it has no text") for p in problems)
+    assert not (service.docs_folder / "sheet.xlsx").exists()
 
 
 def test_a_failed_update_leaves_folder_and_index_as_they_were(service: ChatService, tmp_path: Path,

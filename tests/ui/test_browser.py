@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from tests.office import PAGES, make_pdf
 from tests.ui.chatserver import (
     HOSTILE_IMG,
     HOSTILE_NAME,
@@ -14,7 +15,10 @@ from tests.ui.chatserver import (
     HOSTILE_SCRIPT,
     ChatServer,
     ask,
+    choose_scope,
     open_sources,
+    set_threshold,
+    upload,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.model]
@@ -83,3 +87,22 @@ def test_upload_through_the_page_then_ask_about_it(page: Any, chat_server: ChatS
     reply = ask(page, "How many cider apple trees did the Wexcombe orchard plant?")
     assert any("1,200 cider apple trees" in m for m in marks(reply)), reply.inner_text()
     assert "orchard-report.md" in reply.inner_text()
+
+
+def test_pdf_upload_then_a_scoped_question_cites_its_page_and_shows_other_answers(page: Any, tmp_path: Path) -> None:
+    pytest.importorskip("fpdf")
+    pdf = make_pdf(tmp_path / "glassworks-report.pdf", PAGES)
+    upload(page, pdf)
+    choose_scope(page, "glassworks-report.pdf")
+    set_threshold(page, 0)
+    reply = ask(page, "How many bottles did the furnace at Hollow Ridge produce in March?")
+    assert any("8,400 bottles" in m for m in marks(reply)), reply.inner_text()
+    assert "glassworks-report.pdf, page 2, characters" in reply.inner_text()
+    page.locator("#qa-chat").get_by_text("Other possible answers (", exact=False).last.click()
+    others = page.locator("#qa-chat .qa-alternatives").last
+    others.wait_for(timeout=10_000)
+    assert others.locator(".qa-alternative").count() >= 1
+    cited = "#qa-chat .qa-answer .qa-doc, #qa-chat .qa-alternatives .qa-doc"
+    docs = {d.inner_text() for d in page.locator(cited).all()}
+    assert docs == {"glassworks-report.pdf"}  # the scope held for the answer and the others
+    assert page.page_errors == []

@@ -63,7 +63,8 @@ def test_eight_clients_asking_at_once_each_get_their_own_answer(chat_server: Cha
     assert set(results) == set(questions)
     # All eight were in flight together.
     assert max(s for s, _ in spans.values()) < min(e for _, e in spans.values())
-    docs = {p.name: p.read_text(encoding="utf-8") for p in chat_server.docs.iterdir() if p.is_file()}
+    # the cited files (text files of seeds/; other tests may have uploaded a PDF beside them)
+    docs = {p.name: p.read_text(encoding="utf-8") for p in chat_server.docs.iterdir() if p.suffix == ".txt"}
     for q in questions:
         got = results[q]
         assert got["question"] == q
