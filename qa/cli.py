@@ -57,7 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top-n", type=int, default=1, help="up to N distinct answers (default 1)")
     p.add_argument("--history", action="append", help="an earlier question of the conversation (repeatable)")
     p.add_argument("--threshold", type=float, default=None, help="no-answer threshold on confidence")
-    p.add_argument("--reader", default=None, help="extractive QA model (path or name) to point at spans")
+    p.add_argument("--reader", default=None,
+                   help="extractive reader: 'bundled', a path or a name ('none': the best sentence)")
     p.add_argument("--only", action="append", help="limit to a document id or glob (repeatable)")
     _common(p)
 
@@ -68,9 +69,27 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("eval", help="evaluate on a question set (JSONL)")
     p.add_argument("--questions", required=True, help="JSONL file of questions with gold answers")
     p.add_argument("--limit", type=int, default=None, help="only the first N questions")
-    p.add_argument("--reader", default=None, help="extractive QA model (path or name)")
+    p.add_argument("--reader", default=None,
+                   help="extractive reader: 'bundled', a path or a name ('none': the best sentence)")
     p.add_argument("--out", default=None, help="write per-question rows (JSONL) here")
     _common(p)
+
+    p = sub.add_parser("train-reader", help="train the extractive reader on SQuAD-format data")
+    p.add_argument("--data", action="append", required=True, metavar="FILE.json", help="training file (repeatable)")
+    p.add_argument("--out", required=True, metavar="DIR", help="where the trained reader is saved")
+    p.add_argument("--base", default="all-MiniLM-L6-v2", help="encoder to start from (default: packaged MiniLM)")
+    p.add_argument("--eval", action="append", metavar="FILE.json", help="SQuAD-format file to score on (repeatable)")
+    p.add_argument("--eval-open", nargs=2, metavar=("DOCS", "QUESTIONS"),
+                   help="score on the gold paragraphs of a squad2-open style question set")
+    p.add_argument("--epochs", type=int, default=4)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--lr", type=float, default=1e-4)
+    p.add_argument("--max-length", type=int, default=384)
+    p.add_argument("--stride", type=int, default=128)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--limit", type=int, default=None, help="train on a seeded sample of N examples")
+    p.add_argument("--device", default=None, help="torch device (default: a GPU if there is one)")
+    p.add_argument("-v", "--verbose", action="store_true", help="log the loss as it trains")
 
     p = sub.add_parser("chat", help="start the web chat")
     p.add_argument("--host", default="127.0.0.1")
@@ -206,7 +225,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     questions = read_questions(args.questions)[: args.limit]
     index = _index(args)
-    answerer = Answerer(index, reader=get_reader(args.reader))
+    answerer = Answerer(index, reader=get_reader(args.reader, index.config))
     summary, rows = evaluate(index, questions, answerer)
     if args.out:
         Path(args.out).write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
@@ -217,6 +236,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train_reader(args: argparse.Namespace) -> int:
+    from .reader_train import main as train_main
+
+    return train_main(args)
+
+
 def cmd_chat(args: argparse.Namespace) -> int:
     from ui.app import serve
 
@@ -225,7 +250,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"index": cmd_index, "retrieve": cmd_retrieve, "ask": cmd_ask, "verify": cmd_verify,
-            "eval": cmd_eval, "chat": cmd_chat}
+            "eval": cmd_eval, "train-reader": cmd_train_reader, "chat": cmd_chat}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,367 @@
+"""Train the project's extractive reader: a span head on a small transformer, from SQuAD-format data.
+
+``qa train-reader --data A.json --data B.json --out DIR`` fine-tunes ``--base`` (default: the packaged
+all-MiniLM-L6-v2 weights) with a question-answering head, the usual recipe for SQuAD 2.0 readers:
+
+* each (question, context) pair is cut into windows of ``max_length`` tokens overlapping by ``stride``;
+* a window that holds the whole answer is labelled with its first and last token; a window without it,
+  and every unanswerable question, points at the [CLS] token, which becomes the model's "no answer" score;
+* AdamW, linear warm-up then linear decay, bf16 autocast on a GPU; seeded, so a run is reproducible on the
+  same hardware.
+
+The result is saved as fp16 safetensors with its tokenizer, ``training.json`` (recipe, data hashes, loss
+curve, scores) and a model card. Evaluation reads each question's own paragraph (``--eval`` takes more
+SQuAD-format files; ``--eval-open DOCS QUESTIONS`` the gold paragraphs of a squad2-open style set).
+
+Nothing here runs in the tests with real data: they train a tiny model for a few steps.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import random
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .embedding import quiet_transformers, resolve_model_path
+from .textnorm import exact_score, f1_score
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Example:
+    qid: str
+    question: str
+    context: str
+    answers: tuple[tuple[str, int], ...]  # (text, character start in context); empty: unanswerable
+
+
+@dataclass
+class Recipe:
+    base: str = "all-MiniLM-L6-v2"
+    epochs: int = 4
+    batch_size: int = 64
+    lr: float = 1e-4
+    weight_decay: float = 0.01
+    warmup: float = 0.1
+    max_length: int = 384
+    stride: int = 128
+    max_answer_tokens: int = 30
+    seed: int = 0
+    device: str = ""
+    limit: int | None = None
+    data: list[str] = field(default_factory=list)
+
+
+# -- data ----------------------------------------------------------------------------------------------------
+def load_squad(path: str | Path) -> list[Example]:
+    """The examples of a SQuAD-format file (``data → paragraphs → context, qas``); answers are checked."""
+    raw = json.loads(Path(path).read_text(encoding="utf-8"))
+    out: list[Example] = []
+    for article in raw["data"]:
+        for para in article["paragraphs"]:
+            ctx = para["context"]
+            for qa in para["qas"]:
+                answers = []
+                if not qa.get("is_impossible", False):
+                    for a in qa["answers"]:
+                        s = int(a["answer_start"])
+                        if ctx[s:s + len(a["text"])] != a["text"]:
+                            raise ValueError(f"{path}: answer of {qa['id']} is not at its offset")
+                        answers.append((a["text"], s))
+                out.append(Example(str(qa["id"]), qa["question"], ctx, tuple(answers)))
+    return out
+
+
+def load_open_gold(docs: str | Path, questions: str | Path) -> list[Example]:
+    """Answerable questions of a squad2-open style set, each with the blank-line paragraph holding its
+    answer (answer offsets made relative to that paragraph)."""
+    docs = Path(docs)
+    texts: dict[str, str] = {}
+    out = []
+    for line in Path(questions).read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        q = json.loads(line)
+        if q.get("is_impossible") or not q.get("answers"):
+            continue
+        doc = q["answers"][0]["doc"]
+        text = texts.setdefault(doc, (docs / doc).read_text(encoding="utf-8"))
+        first = q["answers"][0]["start"]
+        p_start = text.rfind("\n\n", 0, first)
+        p_start = 0 if p_start < 0 else p_start + 2
+        p_end = text.find("\n\n", first)
+        p_end = len(text) if p_end < 0 else p_end
+        answers = tuple((a["text"], a["start"] - p_start) for a in q["answers"]
+                        if a["doc"] == doc and p_start <= a["start"] < p_end)
+        out.append(Example(str(q["id"]), q["question"], text[p_start:p_end].rstrip(), answers))
+    return out
+
+
+def sha256_of(path: str | Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def featurize(tokenizer: Any, examples: Sequence[Example], max_length: int, stride: int) -> dict[str, Any]:
+    """Windows of every example with their start/end token labels ([CLS] = 0 when the answer is absent)."""
+    enc = tokenizer([e.question for e in examples], [e.context for e in examples], truncation="only_second",
+                    max_length=max_length, stride=stride, return_overflowing_tokens=True,
+                    return_offsets_mapping=True)
+    starts, ends = [], []
+    for w, ex_i in enumerate(enc["overflow_to_sample_mapping"]):
+        ex = examples[ex_i]
+        seq = enc.sequence_ids(w)
+        offs = enc["offset_mapping"][w]
+        s_tok = e_tok = 0
+        if ex.answers:
+            a_text, a_start = ex.answers[0]
+            a_end = a_start + len(a_text)
+            ctx = [i for i, s in enumerate(seq) if s == 1]
+            if ctx and offs[ctx[0]][0] <= a_start and offs[ctx[-1]][1] >= a_end:
+                s_tok = next(i for i in ctx if offs[i][1] > a_start)
+                e_tok = next(i for i in reversed(ctx) if offs[i][0] < a_end)
+        starts.append(s_tok)
+        ends.append(e_tok)
+    return {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"],
+            "token_type_ids": enc.get("token_type_ids"), "start_positions": starts, "end_positions": ends}
+
+
+# -- reading -------------------------------------------------------------------------------------------------
+def best_spans(start_logits: np.ndarray, end_logits: np.ndarray, ctx_mask: np.ndarray, max_tokens: int
+               ) -> tuple[int, int, float]:
+    """The (start, end, score) of the highest start+end logit span inside the context, length-limited.
+    Vectorised: an upper-triangular band of the score matrix, no Python loop over tokens."""
+    s = np.where(ctx_mask, start_logits, -np.inf)
+    e = np.where(ctx_mask, end_logits, -np.inf)
+    scores = s[:, None] + e[None, :]
+    n = len(s)
+    i, j = np.indices((n, n))
+    scores = np.where((j >= i) & (j - i < max_tokens), scores, -np.inf)
+    flat = int(np.argmax(scores))
+    si, ei = divmod(flat, n)
+    return si, ei, float(scores[si, ei])
+
+
+def predict(model: Any, tokenizer: Any, examples: Sequence[Example], max_length: int = 384, stride: int = 128,
+            max_answer_tokens: int = 30, batch_size: int = 128, device: str = "cpu") -> dict[str, tuple[str, float]]:
+    """Best span text and its score minus the null score, per example id (spans only, never [CLS])."""
+    import torch
+
+    best: dict[str, tuple[str, float, float]] = {}
+    for lo in range(0, len(examples), 256):
+        chunk = examples[lo:lo + 256]
+        enc = tokenizer([e.question for e in chunk], [e.context for e in chunk], truncation="only_second",
+                        max_length=max_length, stride=stride, return_overflowing_tokens=True,
+                        return_offsets_mapping=True, padding=True, return_tensors="pt")
+        owners = enc.pop("overflow_to_sample_mapping").tolist()
+        offsets = enc.pop("offset_mapping").numpy()
+        seqs = [np.array([s == 1 for s in enc.sequence_ids(i)]) for i in range(len(owners))]
+        for b in range(0, len(owners), batch_size):
+            inputs = {k: v[b:b + batch_size].to(device) for k, v in enc.items()}
+            with torch.inference_mode(), torch.autocast(device_type="cuda", dtype=torch.bfloat16,
+                                                        enabled=device.startswith("cuda")):
+                out = model(**inputs)
+            st = out.start_logits.float().cpu().numpy()
+            en = out.end_logits.float().cpu().numpy()
+            for r in range(st.shape[0]):
+                w = b + r
+                ex = chunk[owners[w]]
+                si, ei, score = best_spans(st[r], en[r], seqs[w], max_answer_tokens)
+                if not np.isfinite(score):
+                    continue
+                null = float(st[r, 0] + en[r, 0])
+                text = ex.context[int(offsets[w, si, 0]):int(offsets[w, ei, 1])]
+                if ex.qid not in best or score > best[ex.qid][1]:
+                    best[ex.qid] = (text, score, null)
+    return {k: (t, s - n) for k, (t, s, n) in best.items()}
+
+
+def evaluate(model: Any, tokenizer: Any, examples: Sequence[Example], recipe: Recipe, device: str) -> dict[str, Any]:
+    """EM and F1 of the best span over the answerable examples (each against its best-matching gold)."""
+    answerable = [e for e in examples if e.answers]
+    preds = predict(model, tokenizer, answerable, recipe.max_length, recipe.stride, recipe.max_answer_tokens,
+                    device=device)
+    em = f1 = 0.0
+    for e in answerable:
+        p = preds.get(e.qid, ("", 0.0))[0]
+        em += max(exact_score(p, g) for g, _ in e.answers)
+        f1 += max(f1_score(p, g) for g, _ in e.answers)
+    n = max(1, len(answerable))
+    return {"n": len(answerable), "exact": round(em / n, 4), "f1": round(f1 / n, 4)}
+
+
+# -- training ------------------------------------------------------------------------------------------------
+def _seed_everything(seed: int) -> None:
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    if torch.cuda.is_available():
+        torch.cuda.manual_seed_all(seed)
+
+
+def build_model(base: str) -> tuple[Any, Any]:
+    """A tokenizer and a QA model on ``base`` (a path, hub name or the packaged MiniLM); the span head is new."""
+    quiet_transformers()
+    from transformers import AutoModelForQuestionAnswering, AutoTokenizer
+
+    path = resolve_model_path(base)
+    # float32 whatever the file holds (an fp16 copy included): training keeps fp32 master weights
+    return AutoTokenizer.from_pretrained(path), AutoModelForQuestionAnswering.from_pretrained(path).float()
+
+
+def length_batches(lengths: Sequence[int], batch_size: int, rng: np.random.Generator,
+                   pool: int = 50) -> list[np.ndarray]:
+    """Shuffled batches of similar length (pools of ``pool`` batches are sorted by length, then cut), so a
+    batch is padded only to its own longest window."""
+    order = rng.permutation(len(lengths))
+    lens = np.asarray(lengths)
+    batches = []
+    for lo in range(0, len(order), batch_size * pool):
+        chunk = order[lo:lo + batch_size * pool]
+        chunk = chunk[np.argsort(lens[chunk], kind="stable")]
+        batches.extend(chunk[i:i + batch_size] for i in range(0, len(chunk), batch_size))
+    return [batches[i] for i in rng.permutation(len(batches))]
+
+
+def _collate(feats: dict[str, Any], idx: np.ndarray, pad_id: int, device: str) -> dict[str, Any]:
+    import torch
+
+    width = max(len(feats["input_ids"][i]) for i in idx)
+    out = {}
+    for col, pad in (("input_ids", pad_id), ("attention_mask", 0), ("token_type_ids", 0)):
+        if feats.get(col) is None:
+            continue
+        rows = [feats[col][i] + [pad] * (width - len(feats[col][i])) for i in idx]
+        out[col] = torch.tensor(rows, device=device)
+    for col in ("start_positions", "end_positions"):
+        out[col] = torch.tensor([feats[col][i] for i in idx], device=device)
+    return out
+
+
+def train(examples: Sequence[Example], recipe: Recipe, out_dir: str | Path,
+          evals: dict[str, Sequence[Example]] | None = None, model: Any = None, tokenizer: Any = None,
+          progress: bool = True, data: list[dict[str, str]] | None = None) -> dict[str, Any]:
+    """Fine-tune, save to ``out_dir`` after every epoch, evaluate; returns what is written to ``training.json``.
+
+    A run that is stopped keeps its last finished epoch in ``out_dir`` (``training.json`` says which); the
+    weights are only replaced once a new epoch's are completely written.
+    """
+    import torch
+
+    _seed_everything(recipe.seed)
+    device = recipe.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    if model is None or tokenizer is None:
+        tokenizer, model = build_model(recipe.base)
+    model.to(device).train()
+    t0 = time.perf_counter()
+    feats = featurize(tokenizer, examples, recipe.max_length, recipe.stride)
+    lengths = [len(x) for x in feats["input_ids"]]
+    n = len(lengths)
+    rng = np.random.default_rng(recipe.seed)
+    steps_per_epoch = math.ceil(n / recipe.batch_size)
+    total = steps_per_epoch * recipe.epochs
+    warm = max(1, int(recipe.warmup * total))
+    decay = ["bias", "LayerNorm.weight", "layer_norm.weight"]
+    groups = [
+        {"params": [p for nm, p in model.named_parameters() if not any(d in nm for d in decay)],
+         "weight_decay": recipe.weight_decay},
+        {"params": [p for nm, p in model.named_parameters() if any(d in nm for d in decay)], "weight_decay": 0.0},
+    ]
+    opt = torch.optim.AdamW(groups, lr=recipe.lr)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: (s + 1) / warm if s < warm else max(0.0, (total - s) / max(1, total - warm)))
+    use_bf16 = device.startswith("cuda")
+    out = Path(out_dir)
+    summary: dict[str, Any] = {
+        "recipe": asdict(recipe), "device": device, "torch": torch.__version__,
+        "gpu": torch.cuda.get_device_name() if use_bf16 else None, "threads": torch.get_num_threads(),
+        "examples": len(examples), "windows": n, "mean_window_tokens": round(float(np.mean(lengths)), 1),
+        "data": data or [], "steps": total, "epochs_done": 0, "log": []}
+    step = 0
+    logger.info("training on %d windows (mean %.0f tokens) from %d examples: %d steps on %s", n,
+                np.mean(lengths), len(examples), total, device)
+    for epoch in range(recipe.epochs):
+        running = 0.0
+        for b, idx in enumerate(length_batches(lengths, recipe.batch_size, rng)):
+            batch = _collate(feats, idx, tokenizer.pad_token_id or 0, device)
+            with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=use_bf16):
+                loss = model(**batch).loss
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            sched.step()
+            opt.zero_grad(set_to_none=True)
+            running += loss.item()
+            step += 1
+            if step % 25 == 0 or step == total:
+                summary["log"].append({"step": step, "epoch": round(epoch + (b + 1) / steps_per_epoch, 3),
+                                       "loss": round(loss.item(), 4), "lr": sched.get_last_lr()[0],
+                                       "seconds": round(time.perf_counter() - t0, 1)})
+                if progress:
+                    logger.info("step %d/%d  loss %.4f  %.0f s", step, total, loss.item(), time.perf_counter() - t0)
+        logger.info("epoch %d: mean loss %.4f", epoch + 1, running / steps_per_epoch)
+        summary.update(epochs_done=epoch + 1, train_seconds=round(time.perf_counter() - t0, 1))
+        save_reader(model, tokenizer, out, summary)
+    model.eval()
+    summary["scores"] = {name: evaluate(model, tokenizer, ex, recipe, device) for name, ex in (evals or {}).items()}
+    save_reader(model, tokenizer, out, summary)
+    return summary
+
+
+def save_reader(model: Any, tokenizer: Any, out: Path, summary: dict[str, Any]) -> None:
+    """fp16 safetensors, tokenizer and ``training.json``, written beside and then moved into place."""
+    import copy
+    import shutil
+
+    tmp = out.with_name(out.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    copy.deepcopy(model).half().save_pretrained(tmp, safe_serialization=True)
+    tokenizer.save_pretrained(tmp)
+    (tmp / "training.json").write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
+    old = out.with_name(out.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)
+    if out.exists():
+        out.rename(old)
+    tmp.rename(out)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def data_provenance(paths: Iterable[str]) -> list[dict[str, str]]:
+    return [{"file": Path(p).name, "sha256": sha256_of(p)} for p in paths]
+
+
+def main(args: Any) -> int:
+    """``qa train-reader``: see the module docstring."""
+    recipe = Recipe(base=args.base, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                    max_length=args.max_length, stride=args.stride, seed=args.seed, device=args.device or "",
+                    limit=args.limit, data=[Path(p).name for p in args.data])
+    examples: list[Example] = []
+    for path in args.data:
+        examples.extend(load_squad(path))
+    if recipe.limit:
+        examples = random.Random(recipe.seed).sample(examples, min(recipe.limit, len(examples)))
+    evals: dict[str, list[Example]] = {}
+    for path in args.eval or []:
+        evals[Path(path).stem] = load_squad(path)
+    if args.eval_open:
+        docs, questions = args.eval_open
+        evals[f"{Path(questions).stem} (gold paragraph)"] = load_open_gold(docs, questions)
+    summary = train(examples, recipe, args.out, evals, data=data_provenance(args.data))
+    for name, s in summary["scores"].items():
+        print(f"{name}: n={s['n']} EM {s['exact']:.3f} F1 {s['f1']:.3f}")
+    print(f"trained {summary['steps']} steps in {summary['train_seconds']} s on {summary['gpu'] or summary['device']}; "
+          f"saved to {args.out}")
+    return 0
+

