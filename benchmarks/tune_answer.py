@@ -47,16 +47,18 @@ def collect(index, questions, n_read):
     ans = Answerer(index)
     rows = []
     for q in questions:
-        query = contextualize(q["question"], q.get("history"))  # follow-ups are read as the chat reads them
+        turns = ans.conversation(q["question"], q.get("history"))  # follow-ups are read as the chat reads them
+        query = contextualize(q["question"], turns)
         ranked = rank(index, query, k=n_read)
-        cands = ans._sentence_candidates(ranked, q["question"], n_read, query)
+        anchor = ans._anchor(turns[-1]["answer"], ranked) if turns else None
+        cands = ans._sentence_candidates(ranked, q["question"], n_read, query, anchor)
         gs = golds(q)
         rows.append([(c.features, any(covers(ranked.hits[c.hit].doc_id, c.start, c.end, g) for g in gs), c.hit)
                      for c in cands])
     return rows
 
 
-def pick(rows, w, n_read, w_type=0.0):
+def pick(rows, w, n_read, w_type=0.0, w_near=0.0):
     out = []
     for cands in rows:
         cands = [c for c in cands if c[2] < n_read]
@@ -64,7 +66,7 @@ def pick(rows, w, n_read, w_type=0.0):
             out.append(None)
             continue
         s = [w[0] * f["sent_cos"] + w[1] * f["sent_lex"] + w[2] * f["passage_rel"] - w_type * f["type_missing"]
-             for f, _, _ in cands]
+             + w_near * f.get("near_previous", 0.0) for f, _, _ in cands]
         order = np.argsort(s)[::-1]
         best = order[0]
         other = next((s[i] for i in order[1:] if cands[i][2] != cands[best][2]), s[best])
@@ -79,8 +81,8 @@ def rows_for(docs: str, questions: str, index_dir: str, config: Config):
 
     index = load_index(docs=docs, index_dir=index_dir, config=config)
     qs = read_questions(questions)
-    code = hashlib.sha1(b"".join((Path(qa.__file__).parent / m).read_bytes()
-                                 for m in ("answering.py", "answertype.py", "bm25.py", "retrieval.py"))).hexdigest()
+    sources = ("answering.py", "answertype.py", "bm25.py", "retrieval.py", "followup.py")
+    code = hashlib.sha1(b"".join((Path(qa.__file__).parent / m).read_bytes() for m in sources)).hexdigest()
     key = (questions, config.w_dense, config.w_bm25, config.w_sentence, len(index), FEATURES, code)
     cache = Path("benchmarks/out") / f"answer_rows-{hashlib.sha1(questions.encode()).hexdigest()[:8]}.pkl"
     cached = pickle.loads(cache.read_bytes()) if cache.exists() else None
@@ -130,7 +132,18 @@ def main() -> int:
         set_of = np.concatenate([set_of, np.full(len(more_qs), len(sets))])
         qs = qs + more_qs
         sets.append(questions)
-    picked = pick(rows, w, n_read, w_type)
+    # w_near only matters for follow-ups: chosen on the follow-ups of the --also sets (squad has none)
+    follow = np.array([bool(q.get("history")) for q in qs])
+    w_near = 0.0
+    if follow.any():
+        near_acc = {}
+        for wn in (0.0, 0.05, 0.1, 0.2, 0.3, 0.5):
+            got = pick([r for r, f in zip(rows, follow, strict=True) if f], w, n_read, w_type, wn)
+            ans_f = answerable[follow]
+            near_acc[wn] = float(np.mean([p is not None and p[1] for p, a in zip(got, ans_f, strict=True) if a]))
+        w_near = max(near_acc, key=lambda x: (near_acc[x], -x))
+        print(f"follow-ups ({int(follow.sum())}): answer_contains@1 by w_near {near_acc}; chosen {w_near}")
+    picked = pick(rows, w, n_read, w_type, w_near)
     x = np.array([[p[0][f] if f != "margin" else float(np.clip(p[2], -1, 1)) for f in FEATURES] for p in picked])
     y = np.array([float(p[1]) for p in picked])
     # Every question set weighs the same in the fit, however many questions it has.
@@ -177,6 +190,7 @@ def main() -> int:
         table[f"{index.embedder.model_id}|sentence"] = {
             "features": list(FEATURES), "coef": [float(c) for c in coef], "intercept": float(intercept),
             "threshold": best_t["threshold"], "read_passages": n_read, "w_answer": list(w), "w_type": w_type,
+            "w_near": w_near,
             "threshold_rule": args.rule, "fitted_on": [Path(q).name for q in sets], "n": len(qs)}
         CALIBRATION.write_text(json.dumps(table, indent=1) + "\n")
         print("wrote", CALIBRATION)

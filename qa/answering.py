@@ -23,7 +23,7 @@ from .bm25 import tokenize
 from .calibration import calibrator_for
 from .config import Config
 from .errors import QuestionError
-from .followup import contextualize
+from .followup import complete_turns, contextualize, needs_context
 from .index import Index
 from .reader import Reader
 from .results import Answer, Citation, Hit
@@ -66,7 +66,7 @@ class Answerer:
         self.config = config or index.config
         self.reader = reader
         self.method = f"reader:{reader.model_id}" if reader else "sentence"
-        self.calibrator = calibrator_for(index.embedder.model_id, "reader" if reader else "sentence")
+        self.calibrator = calibrator_for(index.embedder.model_id, self.method)
         #: The no-answer threshold fitted with the calibration (0.5 where there is none).
         self.default_threshold = self.calibrator.threshold if self.calibrator.threshold is not None else 0.5
 
@@ -78,8 +78,23 @@ class Answerer:
         w = self.index.bm25.weight
         return sum(w(t) for t in q_terms & terms) / sum(w(t) for t in q_terms)
 
-    def _sentence_candidates(self, ranked: Ranked, question: str, n_read: int, query: str | None = None
-                             ) -> list[Candidate]:
+    def _anchor(self, previous_answer: str, ranked: Ranked) -> tuple[int, int] | None:
+        """(document number, sentence id) where the previous answer of the conversation stands: its text is
+        verbatim, so it is found in the documents the new question retrieved first, then in any."""
+        if not previous_answer:
+            return None
+        c = self.index.corpus
+        order = list(dict.fromkeys([self.index.doc_number[h.doc_id] for h in ranked.hits] + list(range(len(c.docs)))))
+        for d in order:
+            pos = c.docs[d].text.find(previous_answer)
+            if pos >= 0:
+                sids = np.flatnonzero((c.p_doc[c.s_passage] == d) & (c.s_start <= pos) & (pos < c.s_end))
+                if len(sids):
+                    return d, int(sids[0])
+        return None
+
+    def _sentence_candidates(self, ranked: Ranked, question: str, n_read: int, query: str | None = None,
+                             anchor: tuple[int, int] | None = None) -> list[Candidate]:
         """Every sentence of the best ``n_read`` passages, scored. For a follow-up (``query`` differs from the
         question) term coverage is the mean of the question's and the whole query's, so the new question
         leads and what it refers back to still counts."""
@@ -107,34 +122,53 @@ class Answerer:
                 if x_terms is not None:
                     lex = 0.5 * (lex + self._coverage(x_terms, s_terms))
                 missing = float(kind is not None and not offers(kind, text, question))
-                score = wc * float(cos) + wl * lex + wp * hit.score / top - self.config.w_type * missing
+                # a follow-up's answer tends to stand just after (or near) the answer it follows up on
+                near = 0.0
+                if anchor is not None and int(c.p_doc[c.s_passage[sid]]) == anchor[0]:
+                    d = abs(int(sid) - anchor[1])
+                    near = 1.0 / d if 1 <= d <= 3 else 0.0
+                score = (wc * float(cos) + wl * lex + wp * hit.score / top - self.config.w_type * missing
+                         + self.config.w_near * near)
                 feats = {"sent_cos": float(cos), "sent_lex": lex, "passage_dense": hit.dense_score,
                          "passage_lex": p_lex, "passage_rel": hit.score / top, "known_terms": known,
                          "rare_in_passage": float(rare is not None and rare in p_terms), "type_missing": missing,
                          "says_unknown": float(says_unknown(text)),
-                         "rare_missing": max((bm.weight(t) for t in q_terms - s_terms), default=0.0) / bm.unknown_idf}
+                         "rare_missing": max((bm.weight(t) for t in q_terms - s_terms), default=0.0) / bm.unknown_idf,
+                         "near_previous": near}
                 out.append(Candidate(h, int(sid), s, e, score, feats))
         return out
 
-    def _reader_candidates(self, ranked: Ranked, question: str, n_read: int, query: str | None = None
-                           ) -> list[Candidate]:
+    def _reader_candidates(self, ranked: Ranked, question: str, n_read: int, query: str | None = None,
+                           anchor: tuple[int, int] | None = None) -> list[Candidate]:
+        """The reader points at a span inside a short window (a sentence and its neighbours) around each of
+        the best few sentences; a candidate's score is its sentence's plus the reader's confidence in the
+        span over its "no answer" (``w_reader``), so the reader can both sharpen and re-rank the answer."""
         assert self.reader is not None
-        hits = ranked.hits[:n_read]
-        guesses = self.reader.read(question, [h.text for h in hits])
-        scored = self._sentence_candidates(ranked, question, n_read, query)
-        sentence_cands = {(cd.hit, cd.sentence): cd for cd in scored}
         c = self.index.corpus
+        scored = sorted(self._sentence_candidates(ranked, question, n_read, query, anchor), key=lambda x: -x.score)
+        top = scored[: self.config.reader_windows]
+        windows: list[tuple[Candidate, int, str]] = []
+        for cd in top:
+            sids = self.index.sentences_of(int(c.s_passage[cd.sentence]))
+            pos = cd.sentence - sids.start
+            lo = int(c.s_start[sids[max(0, pos - 1)]])
+            hi = int(c.s_end[sids[min(len(sids) - 1, pos + 1)]])
+            doc = c.docs[int(c.p_doc[c.s_passage[cd.sentence]])]
+            windows.append((cd, lo, doc.text[lo:hi]))
+        guesses = self.reader.read(question, [w[2] for w in windows], top=1)
         out = []
-        for g in guesses:
-            hit = hits[g.context]
-            s, e = hit.start + g.start, hit.start + g.end
-            sids = ranked.sent_ids[g.context]
-            inside = [int(x) for x in sids if c.s_start[x] <= s < c.s_end[x]] or [int(sids[0])]
-            base = sentence_cands.get((g.context, inside[0]))
-            feats = dict(base.features) if base else {"sent_cos": 0.0, "sent_lex": 0.0,
-                                                      "passage_dense": hit.dense_score, "passage_lex": 0.0}
-            feats["reader"] = g.score - g.null_score
-            out.append(Candidate(g.context, inside[0], s, e, g.score, feats))
+        seen: set[int] = set()
+        for g in guesses:  # best first; one span per window
+            if g.context in seen:
+                continue
+            seen.add(g.context)
+            cd, lo, _ = windows[g.context]
+            s, e = lo + g.start, lo + g.end
+            sids = self.index.sentences_of(int(c.s_passage[cd.sentence]))
+            home = next((int(x) for x in sids if c.s_start[x] <= s < c.s_end[x]), cd.sentence)
+            margin = float(np.clip((g.score - g.null_score) / 10.0, -1.0, 1.0))
+            feats = dict(cd.features, reader=margin)
+            out.append(Candidate(cd.hit, home, s, e, cd.score + self.config.w_reader * margin, feats))
         return out
 
     def _citation(self, ranked: Ranked, cand: Candidate) -> Citation:
@@ -152,21 +186,33 @@ class Answerer:
         )
 
     # -- the answer ------------------------------------------------------------------------------------
+    def conversation(self, question: str, history: object, threshold: float | None = None,
+                     allowed: np.ndarray | None = None) -> list[dict[str, str]]:
+        """The turns a follow-up leans on (none when ``question`` stands alone); earlier turns given as bare
+        questions are answered first, as the chat would have answered them."""
+        if not history or not needs_context(question):
+            return []
+        return complete_turns(history, lambda q, earlier: self.answer(  # type: ignore[arg-type]
+            q, history=earlier, threshold=threshold, allowed=allowed).text)
+
+
     def answer(self, question: str, history: object = None, top_n: int = 1, threshold: float | None = None,
                k: int | None = None, allowed: np.ndarray | None = None) -> Answer:
         """Answer ``question`` from the index (see :func:`qa.answer`)."""
         cfg = self.config
         question = clean_question(question, cfg.max_question_chars)
-        query = contextualize(question, history)  # type: ignore[arg-type]
         if threshold is None:
             threshold = cfg.no_answer_threshold if cfg.no_answer_threshold is not None else self.default_threshold
+        turns = self.conversation(question, history, threshold, allowed)
+        query = contextualize(question, turns)
         n_read = cfg.read_passages
         ranked = rank(self.index, query, k=max(n_read, k or 5), config=cfg, allowed=allowed)
         hits: tuple[Hit, ...] = tuple(ranked.hits[: (k or 5)])
         if not ranked.hits:
             return Answer(question, None, True, 0.0, (), hits, query, self.method)
+        anchor = self._anchor(turns[-1]["answer"], ranked) if turns else None
         find = self._reader_candidates if self.reader else self._sentence_candidates
-        cands = find(ranked, question, n_read, query)
+        cands = find(ranked, question, n_read, query, anchor)
         if not cands:
             return Answer(question, None, True, 0.0, (), hits, query, self.method)
         cands.sort(key=lambda x: -x.score)

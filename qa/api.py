@@ -78,9 +78,14 @@ def retrieve(question: str, k: int = 5, index: Index | None = None,
     return rank(idx, q, k=k, allowed=scope_mask(idx, only)).hits
 
 
-def get_reader(reader: str | Reader | None) -> Reader | None:
-    if reader is None or isinstance(reader, Reader):
+def get_reader(reader: str | Reader | None, config: Config | None = None) -> Reader | None:
+    """A (cached) reader: the one named, else the configured one (``QA_READER``); ``none`` or empty: no reader."""
+    if reader is None and config is not None:
+        reader = config.reader
+    if isinstance(reader, Reader):
         return reader
+    if not reader or reader.lower() in ("none", "off", "sentence"):
+        return None
     if reader not in _readers:
         _readers[reader] = Reader(reader)
     return _readers[reader]
@@ -94,7 +99,8 @@ def answer(question: str, index: Index | None = None, history: Sequence[Any] | N
     Args:
         history: earlier turns (question strings, or dicts with ``question`` and ``answer``) used to
             resolve what a follow-up refers to.
-        reader: an extractive QA model (path or name, or a :class:`~qa.reader.Reader`); default: none.
+        reader: an extractive QA model: ``"bundled"`` (the one shipped), a path or name, or a
+            :class:`~qa.reader.Reader`; default: the configured one (``QA_READER``), none if unset.
         top_n: up to this many distinct answers (the first is the answer, the rest ``alternatives``).
         threshold: the no-answer threshold on ``confidence`` (default: the configured one).
         k: passages returned with the answer. ``only``: limit to some document ids or globs.
@@ -102,7 +108,7 @@ def answer(question: str, index: Index | None = None, history: Sequence[Any] | N
     idx = _resolve(index)
     if top_n < 1:
         raise ValueError(f"top_n must be at least 1, got {top_n}")
-    answerer = Answerer(idx, reader=get_reader(reader))
+    answerer = Answerer(idx, reader=get_reader(reader, idx.config))
     return answerer.answer(question, history=history, top_n=top_n, threshold=threshold, k=k,
                            allowed=scope_mask(idx, only))
 

@@ -18,7 +18,7 @@ import numpy as np
 logger = logging.getLogger(__name__)
 
 FEATURES = ("sent_cos", "sent_lex", "passage_dense", "passage_lex", "margin", "known_terms", "rare_in_passage",
-            "type_missing", "says_unknown", "rare_missing")
+            "type_missing", "says_unknown", "rare_missing", "near_previous")
 
 
 @dataclass(frozen=True)
@@ -27,9 +27,10 @@ class Calibrator:
     intercept: float
     threshold: float | None = None
     fitted: bool = True
+    features: tuple[str, ...] = FEATURES
 
     def prob(self, features: dict[str, float]) -> float:
-        x = np.array([features.get(f, 0.0) for f in FEATURES], np.float64)
+        x = np.array([features.get(f, 0.0) for f in self.features], np.float64)
         if not self.fitted:
             return float(np.clip(x[:4].mean(), 0.0, 1.0))
         z = float(np.dot(self.coef, x) + self.intercept)
@@ -63,4 +64,5 @@ def calibrator_for(model_id: str, method: str) -> Calibrator:
     if entry is None:
         logger.debug("no calibration for %s|%s; confidence is uncalibrated", model_id, method)
         return Calibrator((), 0.0, None, fitted=False)
-    return Calibrator(tuple(entry["coef"]), float(entry["intercept"]), entry.get("threshold"))
+    return Calibrator(tuple(entry["coef"]), float(entry["intercept"]), entry.get("threshold"),
+                      features=tuple(entry.get("features", FEATURES)))

@@ -40,9 +40,15 @@ class Config:
             default answerer picks the answer sentence (chosen on data, see benchmarks/tune_answer.py).
         w_type: subtracted from a sentence's score when the question asks for a number, a date or a name and
             the sentence offers none (:mod:`qa.answertype`); chosen with ``w_answer``.
+        w_near: added to a follow-up's sentence score for standing just after the previous answer (1/distance
+            in sentences, up to 3); chosen on the follow-ups of tests/data/seeds-dev.jsonl.
         no_answer_threshold: answers whose confidence is below this are withheld (``QA_NO_ANSWER``);
             None takes the threshold fitted with the calibration (``qa/data/calibration.json``).
         read_passages: how many of the best passages the answerer reads.
+        reader: extractive reader (``QA_READER``): ``bundled`` for the one shipped in the package, a path or
+            hub name for another, empty for none (the answer is then the best sentence).
+        reader_windows: how many of the best sentences the reader reads (each with its neighbours).
+        w_reader: weight of the reader's span confidence when it re-ranks the best sentences.
         max_question_chars: longer questions are refused with a clear error.
     """
 
@@ -60,6 +66,10 @@ class Config:
     w_sentence: float = 0.7
     w_answer: tuple[float, float, float] = (0.5, 0.5, 0.0)
     w_type: float = 0.1
+    w_near: float = 0.0
+    reader: str = ""
+    reader_windows: int = 3
+    w_reader: float = 0.1
     no_answer_threshold: float | None = None
     read_passages: int = 3
     max_question_chars: int = 2000

@@ -29,6 +29,23 @@ def history_turns(history: Sequence[Any] | None) -> list[tuple[str, str]]:
     return [(q.strip(), a.strip()) for q, a in turns if q.strip()]
 
 
+def complete_turns(history: Sequence[Any] | None, ask: Any) -> list[dict[str, str]]:
+    """History as ``[{"question", "answer"}, ...]``. A turn given as a bare question (a string, or a dict
+    without ``answer``) is answered first with ``ask(question, earlier_turns) -> answer text or ""``, as the
+    chat would have answered it, so a follow-up knows what the conversation already pointed at."""
+    out: list[dict[str, str]] = []
+    for item in history or ():
+        has_answer = not isinstance(item, str) and (
+            ("answer" in item or "text" in item) if isinstance(item, dict) else hasattr(item, "text"))
+        ((q, a),) = history_turns([item]) or [("", "")]
+        if not q:
+            continue
+        if not has_answer:
+            a = ask(q, list(out)) or ""
+        out.append({"question": q, "answer": a})
+    return out
+
+
 def needs_context(question: str) -> bool:
     """True when a question leans on earlier turns: it uses a referring word, or has almost no content."""
     return bool(_REFERRING.search(question)) or len(_CONTENT.findall(question)) < 2

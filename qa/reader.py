@@ -27,6 +27,30 @@ class SpanGuess:
     null_score: float  # the model's "no answer" logit pair for the window
 
 
+BUNDLED = "bundled"
+
+
+def bundled_reader_path() -> str | None:
+    """The reader trained by this project and shipped in the package (``qa/data/reader``), if present."""
+    from importlib import resources
+
+    path = resources.files("qa").joinpath("data/reader")
+    return str(path) if path.joinpath("model.safetensors").is_file() else None
+
+
+def resolve_reader(name: str) -> str:
+    """``bundled`` (or ``default``) is the shipped reader; anything else is a path or hub name."""
+    if name in (BUNDLED, "default"):
+        path = bundled_reader_path()
+        if path is None:
+            from .errors import QAError
+
+            raise QAError("the bundled reader is not installed (qa/data/reader is missing); "
+                          "train one with `qa train-reader` and pass its folder")
+        return path
+    return name
+
+
 class Reader:
     """Reads (question, passage) pairs and proposes answer spans.
 
@@ -38,7 +62,8 @@ class Reader:
 
     def __init__(self, model: str, max_length: int = 384, stride: int = 128, max_answer_tokens: int = 30,
                  device: str | None = None) -> None:
-        self.model_name = model
+        self.model_name = resolve_reader(model)
+        self.name = model
         self.max_length = max_length
         self.stride = stride
         self.max_answer_tokens = max_answer_tokens
@@ -52,11 +77,15 @@ class Reader:
         from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
         tok = AutoTokenizer.from_pretrained(self.model_name)
-        model = AutoModelForQuestionAnswering.from_pretrained(self.model_name).to(self.device).eval()
-        return tok, model
+        model = AutoModelForQuestionAnswering.from_pretrained(self.model_name)
+        if self.device == "cpu":
+            model = model.float()  # shipped as fp16; CPUs compute in fp32
+        return tok, model.to(self.device).eval()
 
     @property
     def model_id(self) -> str:
+        if self.name in (BUNDLED, "default") or self.model_name == bundled_reader_path():
+            return BUNDLED
         return os.path.basename(os.path.normpath(self.model_name)) or self.model_name
 
     def read(self, question: str, contexts: list[str], top: int = 5) -> list[SpanGuess]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import qa
-from qa.followup import contextualize, history_turns, needs_context
+from qa.followup import complete_turns, contextualize, history_turns, needs_context
 
 
 def test_history_turns_accepts_strings_dicts_and_answers() -> None:
@@ -80,3 +80,46 @@ def test_history_with_an_answer_object(index: qa.Index) -> None:
     follow = qa.answer("How did the vote on it go?", index=index, history=[first], threshold=0.0)
     assert follow.query == f"How did the vote on it go? {first.question}"
     assert follow.citations[0].doc_id == "beta.md"
+
+
+def test_complete_turns_answers_bare_questions_and_keeps_given_answers() -> None:
+    asked: list[tuple[str, list]] = []
+
+    def ask(q: str, earlier: list) -> str:
+        asked.append((q, earlier))
+        return f"answer to {q}"
+
+    turns = complete_turns(["First?", {"question": "Second?", "answer": ""}, {"question": "Third?"}], ask)
+    assert turns == [{"question": "First?", "answer": "answer to First?"}, {"question": "Second?", "answer": ""},
+                     {"question": "Third?", "answer": "answer to Third?"}]
+    # each bare question is answered with the turns before it, as the chat would have
+    assert asked == [("First?", []), ("Third?", turns[:2])]
+
+
+def test_bare_history_is_answered_as_the_chat_would_have(index: qa.Index) -> None:
+    first = qa.answer("Who proposed moving the first ferry of the day?", index=index, threshold=0.0)
+    q = "What time did he want?"
+    from_strings = qa.answer(q, index=index, history=[first.question], threshold=0.0)
+    from_turns = qa.answer(q, index=index, history=[{"question": first.question, "answer": first.text}],
+                           threshold=0.0)
+    assert (from_strings.text, from_strings.confidence) == (from_turns.text, from_turns.confidence)
+
+
+def test_the_previous_answer_is_found_where_it_stands(index: qa.Index) -> None:
+    from qa.answering import Answerer
+    from qa.retrieval import rank
+
+    first = qa.answer("Who proposed moving the first ferry of the day?", index=index, threshold=0.0)
+    ans = Answerer(index)
+    doc_no, sid = ans._anchor(first.text, rank(index, "ferry", k=3))
+    c = index.corpus
+    assert c.docs[doc_no].doc_id == first.citations[0].doc_id
+    assert c.s_start[sid] <= first.citations[0].start < c.s_end[sid]
+    assert ans._anchor("words that stand nowhere in the documents", rank(index, "ferry", k=3)) is None
+    # sentences just after the previous answer carry the follow-up feature; the answer's own does not
+    cands = ans._sentence_candidates(rank(index, "What time? ferry", k=3), "What time?", 3, None, (doc_no, sid))
+    near = {cd.sentence: cd.features["near_previous"] for cd in cands}
+    assert near[sid] == 0.0 and any(v > 0 for v in near.values())
+    for s, v in near.items():
+        same_doc = int(c.p_doc[c.s_passage[s]]) == doc_no
+        assert v == (1.0 / abs(s - sid) if same_doc and 1 <= abs(s - sid) <= 3 else 0.0)

@@ -225,8 +225,9 @@ def default_threshold(index: Index) -> float:
     if configured is not None:
         return float(configured)
     from qa.answering import Answerer
+    from qa.api import get_reader
 
-    return float(getattr(Answerer(index), "default_threshold", 0.5))
+    return float(getattr(Answerer(index, reader=get_reader(None, index.config)), "default_threshold", 0.5))
 
 
 def respond(service: ChatService, message: str, chat: list | None, turns: list | None, k: Any = 5,
