@@ -25,6 +25,7 @@ def test_api_example_in_the_docs_runs(chat_server: ChatServer) -> None:
     printed = out.getvalue()
     assert "Marat Akhmetzhanov" in printed and "004_c959e5419f16b652.txt" in printed
     assert "no ground for extradition" in printed
+    assert "{'004_c959e5419f16b652.txt'}" in printed  # the scoped call cites only the chosen document
 
 
 def test_screenshot_is_there_and_linked() -> None:
