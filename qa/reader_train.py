@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from .embedding import quiet_transformers, resolve_model_path
+from .errors import QAError
 from .textnorm import exact_score, f1_score
 
 logger = logging.getLogger(__name__)
@@ -64,8 +65,20 @@ class Recipe:
 
 # -- data ----------------------------------------------------------------------------------------------------
 def load_squad(path: str | Path) -> list[Example]:
-    """The examples of a SQuAD-format file (``data → paragraphs → context, qas``); answers are checked."""
-    raw = json.loads(Path(path).read_text(encoding="utf-8"))
+    """The examples of a SQuAD-format file (``data → paragraphs → context, qas``); answers are checked.
+
+    Raises:
+        QAError: a missing or unreadable file, or one that is not SQuAD-format JSON (one line saying why).
+    """
+    try:
+        return _parse_squad(json.loads(Path(path).read_text(encoding="utf-8")), path)
+    except OSError as exc:
+        raise QAError(f"cannot read training data {path}: {exc.strerror or exc}") from exc
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise QAError(f"{path}: not SQuAD-format data ({exc.__class__.__name__}: {str(exc)[:100]})") from exc
+
+
+def _parse_squad(raw: Any, path: str | Path) -> list[Example]:
     out: list[Example] = []
     for article in raw["data"]:
         for para in article["paragraphs"]:
@@ -76,7 +89,7 @@ def load_squad(path: str | Path) -> list[Example]:
                     for a in qa["answers"]:
                         s = int(a["answer_start"])
                         if ctx[s:s + len(a["text"])] != a["text"]:
-                            raise ValueError(f"{path}: answer of {qa['id']} is not at its offset")
+                            raise QAError(f"{path}: answer of {qa['id']} is not at its offset")
                         answers.append((a["text"], s))
                 out.append(Example(str(qa["id"]), qa["question"], ctx, tuple(answers)))
     return out

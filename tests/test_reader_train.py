@@ -59,8 +59,13 @@ def test_load_squad_checks_every_answer_offset(tmp_path: Path) -> None:
     for e in ex:
         for text, start in e.answers:
             assert e.context[start:start + len(text)] == text
-    with pytest.raises(ValueError, match="not at its offset"):
+    with pytest.raises(qa.QAError, match="not at its offset"):
         load_squad(squad_file(tmp_path / "bad.json", broken=True))
+    (tmp_path / "junk.json").write_text("{not json")
+    with pytest.raises(qa.QAError, match="not SQuAD-format data"):
+        load_squad(tmp_path / "junk.json")
+    with pytest.raises(qa.QAError, match="cannot read training data"):
+        load_squad(tmp_path / "missing.json")
 
 
 def test_windows_are_labelled_with_the_answer_tokens_or_cls(tiny: Path) -> None:
@@ -128,6 +133,11 @@ def test_cli_train_reader_writes_weights_log_and_scores(tiny: Path, tmp_path: Pa
     assert (out / "model.safetensors").is_file() and (out / "tokenizer.json").is_file()
     info = json.loads((out / "training.json").read_text())
     assert info["data"][0]["file"] == "train.json" and len(info["data"][0]["sha256"]) == 64
+    (tmp_path / "junk.json").write_text("[1, 2]")
+    r = run_qa("train-reader", "--data", str(tmp_path / "junk.json"), "--out", str(tmp_path / "x"))
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert r.stderr.strip().splitlines() == [f"error: {tmp_path / 'junk.json'}: not SQuAD-format data "
+                                             "(TypeError: list indices must be integers or slices, not str)"]
 
 
 def test_open_gold_paragraphs_hold_their_answers(tmp_path: Path) -> None:
