@@ -8,7 +8,7 @@
 3. Fit a logistic model of "the chosen sentence covers a gold answer" (unanswerable questions are 0) on the
    main set and the ``--also`` sets, each set weighing the same. The no-answer threshold is the highest one
    that withholds at most 10% (``--max-loss``) of the right answers of every set. ``--write`` stores the
-   result in ``qa/data/calibration.json``; the curve goes to ``benchmarks/out/answer_curve.json``.
+   result in ``qa/data/calibration.json``; the main set's curve goes to ``benchmarks/out/answer_curve.json``.
 
     python benchmarks/tune_answer.py --docs ../shared/data/squad2-open/corpus \
         --questions ../shared/data/squad2-open/questions-dev.jsonl \
@@ -184,7 +184,8 @@ def main() -> int:
     for r in curve[::10]:
         print(r)
     Path("benchmarks/out").mkdir(parents=True, exist_ok=True)
-    Path("benchmarks/out/answer_curve.json").write_text(json.dumps(curve, indent=1))
+    # the main set's curve (the others are small and fitted on too): what benchmarks/plot_curves.py draws
+    Path("benchmarks/out/answer_curve.json").write_text(json.dumps(per_set[Path(args.questions).name], indent=1))
     if args.write:
         table = json.loads(CALIBRATION.read_text()) if CALIBRATION.exists() else {}
         table[f"{index.embedder.model_id}|sentence"] = {
