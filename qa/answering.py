@@ -85,10 +85,12 @@ class Answerer:
             return None
         c = self.index.corpus
         order = list(dict.fromkeys([self.index.doc_number[h.doc_id] for h in ranked.hits] + list(range(len(c.docs)))))
+        s_doc = None  # each sentence's document number, computed once it is needed
         for d in order:
             pos = c.docs[d].text.find(previous_answer)
             if pos >= 0:
-                sids = np.flatnonzero((c.p_doc[c.s_passage] == d) & (c.s_start <= pos) & (pos < c.s_end))
+                s_doc = c.p_doc[c.s_passage] if s_doc is None else s_doc
+                sids = np.flatnonzero((s_doc == d) & (c.s_start <= pos) & (pos < c.s_end))
                 if len(sids):
                     return d, int(sids[0])
         return None
@@ -147,24 +149,23 @@ class Answerer:
         c = self.index.corpus
         scored = sorted(self._sentence_candidates(ranked, question, n_read, query, anchor), key=lambda x: -x.score)
         top = scored[: self.config.reader_windows]
-        windows: list[tuple[Candidate, int, str]] = []
+        windows: list[tuple[Candidate, range, int, str]] = []  # (sentence, its passage's sentences, start, text)
         for cd in top:
             sids = self.index.sentences_of(int(c.s_passage[cd.sentence]))
             pos = cd.sentence - sids.start
             lo = int(c.s_start[sids[max(0, pos - 1)]])
             hi = int(c.s_end[sids[min(len(sids) - 1, pos + 1)]])
             doc = c.docs[int(c.p_doc[c.s_passage[cd.sentence]])]
-            windows.append((cd, lo, doc.text[lo:hi]))
-        guesses = self.reader.read(question, [w[2] for w in windows], top=1)
+            windows.append((cd, sids, lo, doc.text[lo:hi]))
+        guesses = self.reader.read(question, [w[3] for w in windows], top=1)
         out = []
         seen: set[int] = set()
         for g in guesses:  # best first; one span per window
             if g.context in seen:
                 continue
             seen.add(g.context)
-            cd, lo, _ = windows[g.context]
+            cd, sids, lo, _ = windows[g.context]
             s, e = lo + g.start, lo + g.end
-            sids = self.index.sentences_of(int(c.s_passage[cd.sentence]))
             home = next((int(x) for x in sids if c.s_start[x] <= s < c.s_end[x]), cd.sentence)
             margin = float(np.clip((g.score - g.null_score) / 10.0, -1.0, 1.0))
             feats = dict(cd.features, reader=margin)
@@ -194,7 +195,6 @@ class Answerer:
             return []
         return complete_turns(history, lambda q, earlier: self.answer(  # type: ignore[arg-type]
             q, history=earlier, threshold=threshold, allowed=allowed).text)
-
 
     def answer(self, question: str, history: object = None, top_n: int = 1, threshold: float | None = None,
                k: int | None = None, allowed: np.ndarray | None = None) -> Answer:

@@ -63,7 +63,9 @@ class Reader:
     def __init__(self, model: str, max_length: int = 384, stride: int = 128, max_answer_tokens: int = 30,
                  device: str | None = None) -> None:
         self.model_name = resolve_reader(model)
-        self.name = model
+        bundled = model in (BUNDLED, "default") or self.model_name == bundled_reader_path()
+        #: ``bundled`` for the shipped reader, else the folder or hub name (keys the calibration).
+        self.model_id = BUNDLED if bundled else (os.path.basename(os.path.normpath(self.model_name)) or self.model_name)
         self.max_length = max_length
         self.stride = stride
         self.max_answer_tokens = max_answer_tokens
@@ -81,12 +83,6 @@ class Reader:
         if self.device == "cpu":
             model = model.float()  # shipped as fp16; CPUs compute in fp32
         return tok, model.to(self.device).eval()
-
-    @property
-    def model_id(self) -> str:
-        if self.name in (BUNDLED, "default") or self.model_name == bundled_reader_path():
-            return BUNDLED
-        return os.path.basename(os.path.normpath(self.model_name)) or self.model_name
 
     def read(self, question: str, contexts: list[str], top: int = 5) -> list[SpanGuess]:
         """The best spans over all contexts, best first (at most ``top`` per window)."""
