@@ -76,7 +76,8 @@ class Answerer:
         if not q_terms:
             return 0.0
         w = self.index.bm25.weight
-        return sum(w(t) for t in q_terms & terms) / sum(w(t) for t in q_terms)
+        # summed in sorted order: a set's order follows the process's hash seed, and float sums follow the order
+        return sum(w(t) for t in sorted(q_terms & terms)) / sum(w(t) for t in sorted(q_terms))
 
     def _anchor(self, previous_answer: str, ranked: Ranked) -> tuple[int, int] | None:
         """(document number, sentence id) where the previous answer of the conversation stands: its text is
@@ -106,7 +107,7 @@ class Answerer:
         x_terms = set(tokenize(query)) if query and query != question else None
         all_terms = q_terms | (x_terms or set())  # what the question asks about, with what it refers back to
         known = sum(bm.knows(t) for t in all_terms) / len(all_terms) if all_terms else 0.0
-        rare = max(all_terms, key=bm.weight) if all_terms else None
+        rare = max(sorted(all_terms), key=bm.weight) if all_terms else None  # ties go to the first in sorted order
         kind = expected_type(question)
         top = ranked.hits[0].score or 1.0
         wc, wl, wp = self.config.w_answer
