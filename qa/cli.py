@@ -98,15 +98,34 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _index(args: argparse.Namespace, docs: str | None = None) -> Any:
+def _saved_docs_folder(index_dir: Path) -> Path | None:
+    """The documents folder a saved index was built from (``Path("")`` when it does not say); None when
+    there is no readable index there."""
+    from .errors import IndexFileError
+    from .index import read_manifest
+
+    try:
+        manifest = read_manifest(index_dir)
+    except IndexFileError:
+        return None
+    return Path(manifest.get("docs_folder") or "")
+
+
+def _index(args: argparse.Namespace, docs: str | None = None, as_saved: bool = False) -> Any:
     from .api import DEFAULT_DOCS
     from .config import Config
     from .index import load_index
 
     config = Config.from_env(model=args.model)
     folder = docs or args.docs
-    if folder is None and args.index_dir is not None and not Path(DEFAULT_DOCS).is_dir():
-        return load_index(docs=None, index_dir=args.index_dir, config=config, progress=not args.json)
+    if folder is None and args.index_dir is not None:
+        # --index alone: that index, brought up to date with the folder it was built from (never rebuilt
+        # over with the default documents); as saved when that folder is gone, or to verify against it.
+        saved = _saved_docs_folder(Path(args.index_dir))
+        if saved is not None and saved.is_dir() and not as_saved:
+            folder = str(saved)
+        elif saved is not None or not Path(DEFAULT_DOCS).is_dir():
+            return load_index(docs=None, index_dir=args.index_dir, config=config, progress=not args.json)
     return load_index(docs=folder or DEFAULT_DOCS, index_dir=args.index_dir, config=config,
                       progress=sys.stderr.isatty())
 
@@ -206,7 +225,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         raise QAError(f"answer file not found: {args.answer_file}") from exc
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
         raise QAError(f"{args.answer_file}: not an answer saved by `qa ask --json` ({exc})") from exc
-    problems = verify(ans, index=_index(args))
+    problems = verify(ans, index=_index(args, as_saved=True))
     n = len(ans.citations) + sum(len(a.citations) for a in ans.alternatives)
     if args.json:
         _print_json({"citations": n, "problems": problems, "ok": not problems})
@@ -263,8 +282,8 @@ def main(argv: list[str] | None = None) -> int:
     except QAError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+    except KeyboardInterrupt as exc:  # an interrupted build says what it kept (qa.index.IndexingInterrupted)
+        print(f"interrupted: {exc}" if str(exc) else "interrupted", file=sys.stderr)
         return 130
     except (OSError, MemoryError) as exc:
         print(f"error: {exc.__class__.__name__}: {exc}", file=sys.stderr)

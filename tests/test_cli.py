@@ -403,18 +403,26 @@ def test_undecodable_and_empty_files_warn(tmp_path: Path, index_dir: Path) -> No
     ok(run_qa("verify", str(f), "--docs", str(folder), "--index", str(index_dir), "--model", "hashing"))
 
 
-def test_corrupted_index_is_rebuilt_with_warning(built: tuple[Path, Path]) -> None:
-    docs, idx = built
+def _corrupt(idx: Path) -> None:
     f = idx / "passage_vectors.npy"
     data = bytearray(f.read_bytes())
     data[-8:] = b"\xff" * 8
     f.write_bytes(bytes(data))
-    # without the documents there is nothing to rebuild from: a clear error
-    one_line_error(run_qa("ask", HERONS, "--index", str(idx), "--model", "hashing"), "corrupted")
+
+
+def test_corrupted_index_is_rebuilt_with_warning(built: tuple[Path, Path], tmp_path: Path) -> None:
+    docs, idx = built
+    _corrupt(idx)
     r = ok(run_qa("ask", HERONS, "--threshold", "0", *common(built)))
     assert "warning: saved index not used, rebuilding" in r.stderr and "412" in r.stdout
     r = ok(run_qa("ask", HERONS, "--threshold", "0", *common(built)))
     assert r.stderr == ""  # rebuilt and saved: sound now
+    _corrupt(idx)  # --index alone: rebuilt from the folder the manifest names
+    r = ok(run_qa("ask", HERONS, "--threshold", "0", "--index", str(idx), "--model", "hashing"))
+    assert "rebuilding" in r.stderr and "412" in r.stdout
+    _corrupt(idx)
+    docs.rename(tmp_path / "moved")  # without the documents there is nothing to rebuild from: a clear error
+    one_line_error(run_qa("ask", HERONS, "--index", str(idx), "--model", "hashing"), "corrupted")
 
 
 def test_model_mismatch_rebuilds(built: tuple[Path, Path]) -> None:
@@ -453,3 +461,20 @@ def test_eval_json_is_strict_when_a_metric_has_nothing_to_measure(shared: tuple[
     assert "NaN" not in r.stdout
     summary = json.loads(r.stdout, parse_constant=lambda c: pytest.fail(f"not strict JSON: {c}"))
     assert summary["NoAns_exact"] is None and summary["n"] == 1
+
+
+def test_index_alone_keeps_to_the_folder_it_was_built_from(built: tuple[Path, Path], tmp_path: Path) -> None:
+    """`--index DIR` without `--docs` answers from that index's own folder (brought up to date), even where a
+    default `seeds/` folder exists: it is never rebuilt over with other documents."""
+    docs, idx = built
+    (tmp_path / "seeds").mkdir()
+    (tmp_path / "seeds" / "other.txt").write_text("An unrelated document about orbital mechanics.\n" * 3)
+    r = ok(run_qa("ask", HERONS, "--index", str(idx), "--model", "hashing", "--threshold", "0", "--json",
+                  cwd=tmp_path))
+    assert json.loads(r.stdout)["citations"][0]["doc_id"] == "alpha.txt"
+    assert json.loads((idx / "manifest.json").read_text())["docs_folder"] == str(docs.resolve())
+    (docs / "sub" / "gamma.txt").unlink()  # brought up to date with its own folder
+    ok(run_qa("ask", HERONS, "--index", str(idx), "--model", "hashing", cwd=tmp_path))
+    manifest = json.loads((idx / "manifest.json").read_text())
+    assert "sub/gamma.txt" not in [d["doc_id"] for d in manifest["documents"]]
+    assert "other.txt" not in [d["doc_id"] for d in manifest["documents"]]
