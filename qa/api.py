@@ -30,7 +30,7 @@ from .retrieval import rank
 
 DEFAULT_DOCS = "seeds"
 _default: Index | None = None
-_readers: dict[str, Reader] = {}
+_readers: dict[tuple[str, str], Reader] = {}
 
 
 def load_index(docs: str | Path | None = DEFAULT_DOCS, index_dir: str | Path | None = None,
@@ -86,9 +86,10 @@ def get_reader(reader: str | Reader | None, config: Config | None = None) -> Rea
         return reader
     if not reader or reader.lower() in ("none", "off", "sentence"):
         return None
-    if reader not in _readers:
-        _readers[reader] = Reader(reader)
-    return _readers[reader]
+    backend = (config or Config.from_env()).backend
+    if (reader, backend) not in _readers:
+        _readers[(reader, backend)] = Reader(reader, backend=backend)
+    return _readers[(reader, backend)]
 
 
 def answer(question: str, index: Index | None = None, history: Sequence[Any] | None = None,

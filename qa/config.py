@@ -31,6 +31,9 @@ class Config:
     Attributes:
         model: embedding model name or path (``QA_MODEL``); the default is the packaged all-MiniLM-L6-v2.
         device: torch device for embedding (``QA_DEVICE``); empty picks a GPU if there is one.
+        backend: how the embedding model runs (``QA_BACKEND``): ``auto`` uses ONNX Runtime on a CPU when the
+            model allows it (exported once, cached; the same vectors as torch, without importing torch, so a
+            question is answered in a second from a cold start) and torch otherwise; ``onnx`` or ``torch``.
         index_type: FAISS factory string (``QA_INDEX_TYPE``), e.g. ``Flat`` or ``HNSW32``; ``auto`` picks
             exact search below ``exact_below`` passages and HNSW above.
         max_tokens: longest passage, in model tokens; longer paragraphs are split at sentence boundaries.
@@ -54,6 +57,7 @@ class Config:
 
     model: str = DEFAULT_MODEL
     device: str = ""
+    backend: str = "auto"
     batch_size: int = 64
     index_type: str = "auto"
     exact_below: int = 200_000

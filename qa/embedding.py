@@ -8,6 +8,10 @@ Two embedders share one interface:
 
 Passages are encoded once; the vector of each of their sentences is derived from the same forward pass
 (mean of the sentence's token vectors), so sentence-level signals cost no second encoding.
+
+The real model runs with ONNX Runtime on a CPU (``backend="auto"``, :mod:`qa.onnx_backend`): the same
+vectors as torch, without importing torch, so a new process answers in about a second. With a GPU, or
+``backend="torch"``, it runs under sentence-transformers and torch.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import numpy as np
 logger = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
+BACKENDS = ("auto", "onnx", "torch")
 Spans = Sequence[tuple[int, int]]
 
 
@@ -124,38 +129,120 @@ class SentenceTransformerEmbedder(Embedder):
         batch_size: passages per forward pass (sorted by length, so little padding is computed).
     """
 
-    def __init__(self, model: str = DEFAULT_MODEL, device: str | None = None, batch_size: int = 64) -> None:
+    def __init__(self, model: str = DEFAULT_MODEL, device: str | None = None, batch_size: int = 64,
+                 backend: str = "auto") -> None:
+        if backend not in BACKENDS:
+            from .errors import QAError
+
+            raise QAError(f"unknown embedding backend {backend!r}: choose one of {', '.join(BACKENDS)}")
         self.model_name = model
         self.model_id = model
         self.device = device
         self.batch_size = batch_size
+        self.backend = backend
+
+    @cached_property
+    def _path(self) -> str:
+        return resolve_model_path(self.model_name)
+
+    @cached_property
+    def _st_config(self) -> dict[str, Any] | None:
+        """max_seq_length and dimension of a plain Transformer + mean Pooling (+ Normalize) model folder, the
+        kind the ONNX backend reproduces exactly; None for anything else."""
+        import json
+        from pathlib import Path
+
+        d = Path(self._path)
+        try:
+            modules = json.loads((d / "modules.json").read_text())
+            types = [m["type"].rsplit(".", 1)[-1] for m in modules]
+            pooling = json.loads((d / modules[1]["path"] / "config.json").read_text())
+            bert = json.loads((d / "sentence_bert_config.json").read_text())
+        except (OSError, ValueError, KeyError, IndexError, TypeError):
+            return None
+        modes = {k for k, v in pooling.items() if k.startswith("pooling_mode_") and v}
+        plain = (types[:2] == ["Transformer", "Pooling"] and set(types[2:]) <= {"Normalize"}
+                 and modules[0].get("path", "") == "" and modes == {"pooling_mode_mean_tokens"}
+                 and not bert.get("do_lower_case"))
+        if not plain:
+            return None
+        return {"max_tokens": int(bert.get("max_seq_length") or 256), "dim": int(pooling["word_embedding_dimension"])}
+
+    @cached_property
+    def _onnx(self) -> Any:
+        """The model under ONNX Runtime (``backend`` onnx, or auto on a CPU), or None to use torch."""
+        from . import onnx_backend
+
+        if self.backend == "torch" or (self.backend == "auto" and self.device not in (None, "", "cpu")):
+            return None
+        usable = onnx_backend.available() and onnx_backend.exportable(self._path) and self._st_config is not None
+        if not usable:
+            if self.backend == "onnx":
+                from .errors import QAError
+
+                raise QAError(f"the onnx backend needs onnxruntime and a local mean-pooling model folder with "
+                              f"tokenizer.json; {self.model_name} is not one (use QA_BACKEND=torch)")
+            return None
+        model = onnx_backend.OnnxModel(onnx_backend.export(self._path, onnx_backend.ENCODER))
+        model.tokenizer.enable_truncation(self._st_config["max_tokens"])  # type: ignore[index]
+        return model
+
+    def _gpu_for_bulk(self) -> bool:
+        """With ``auto`` and no device named, bulk encoding goes to torch on a GPU when one is present."""
+        if self.backend != "auto" or self.device not in (None, "") or not os.path.exists("/proc/driver/nvidia/version"):
+            return False
+        import torch
+
+        return bool(torch.cuda.is_available())
 
     @cached_property
     def model(self) -> Any:
         quiet_transformers()
         from sentence_transformers import SentenceTransformer
 
-        path = resolve_model_path(self.model_name)
-        logger.info("loading embedding model %s", path)
-        model = SentenceTransformer(path, device=self.device)
-        return model
+        logger.info("loading embedding model %s", self._path)
+        return SentenceTransformer(self._path, device=self.device)
 
     @cached_property
     def dim(self) -> int:  # type: ignore[override]
+        if self._onnx is not None:
+            return int(self._st_config["dim"])  # type: ignore[index]
         return int(self.model.get_embedding_dimension())
 
     @cached_property
     def max_tokens(self) -> int:  # type: ignore[override]
+        if self._onnx is not None:
+            return int(self._st_config["max_tokens"])  # type: ignore[index]
         return int(self.model.max_seq_length)
 
     @cached_property
     def _tokenizer(self) -> Any:
         return self.model.tokenizer
 
+    @cached_property
+    def _counter(self) -> Any:
+        """The model's tokenizer without truncation (``tokenizers``), for counting."""
+        from tokenizers import Tokenizer
+
+        tok = Tokenizer.from_file(str(self._onnx.folder / "tokenizer.json"))
+        tok.no_truncation()
+        tok.no_padding()
+        return tok
+
     def count_tokens(self, text: str) -> int:
+        if self._onnx is not None:
+            return len(self._counter.encode(text).ids)
         return len(self._tokenizer(text, add_special_tokens=True, truncation=False)["input_ids"])
 
     def _encode(self, texts: list[str]) -> np.ndarray:
+        if self._onnx is not None:
+            out = np.zeros((len(texts), self.dim), np.float32)
+            for b in range(0, len(texts), self.batch_size):
+                inputs = self._onnx.batch(self._onnx.tokenizer.encode_batch(texts[b : b + self.batch_size]))
+                hidden = self._onnx.run(inputs)[0]
+                mask = inputs["attention_mask"][..., None].astype(np.float32)
+                out[b : b + len(inputs["input_ids"])] = (hidden * mask).sum(1) / np.maximum(mask.sum(1), 1e-9)
+            return normalize(out)
         return self.model.encode(
             texts, batch_size=self.batch_size, convert_to_numpy=True, normalize_embeddings=True,
             show_progress_bar=False,
@@ -166,6 +253,8 @@ class SentenceTransformerEmbedder(Embedder):
     ) -> tuple[np.ndarray, np.ndarray]:
         """One forward pass per batch of length-sorted passages; passage and sentence vectors are both pooled
         on the model's device (a GPU in fp16 when there is one), so only pooled vectors come back."""
+        if self._onnx is not None and not self._gpu_for_bulk():
+            return self._encode_passages_onnx(texts, sentences, progress)
         import torch
 
         model = self.model
@@ -209,6 +298,48 @@ class SentenceTransformerEmbedder(Embedder):
         return normalize(pvec), normalize(svec)
 
 
+    def _encode_passages_onnx(
+        self, texts: Sequence[str], sentences: Sequence[Spans], progress: Callable[[int], None] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """As :meth:`encode_passages`, with ONNX Runtime and the pooling in numpy."""
+        onnx = self._onnx
+        n_sent = np.array([len(s) for s in sentences], dtype=np.int64)
+        first = np.concatenate([[0], np.cumsum(n_sent)])
+        order = np.argsort([len(t) for t in texts], kind="stable")
+        pvec = np.zeros((len(texts), self.dim), np.float32)
+        svec = np.zeros((int(first[-1]), self.dim), np.float32)
+        for b in range(0, len(order), self.batch_size):
+            idx = order[b : b + self.batch_size]
+            encs = onnx.tokenizer.encode_batch([texts[i] for i in idx])
+            inputs = onnx.batch(encs)
+            offsets = np.zeros((*inputs["input_ids"].shape, 2), np.int64)
+            for row, e in enumerate(encs):
+                offsets[row, : len(e.offsets)] = e.offsets
+            seg, n_spans = _segments(offsets, [sentences[i] for i in idx])
+            hidden = onnx.run(inputs)[0]
+            mask = inputs["attention_mask"][..., None].astype(np.float32)
+            p_np = (hidden * mask).sum(1) / np.maximum(mask.sum(1), 1e-9)
+            pvec[idx] = p_np
+            if n_spans:
+                flat = seg.reshape(-1)
+                keep = flat >= 0
+                tokens = hidden.reshape(-1, hidden.shape[-1])[keep]
+                owner_of_token = flat[keep]  # non-decreasing: spans are numbered in token order
+                counts = np.bincount(owner_of_token, minlength=n_spans)
+                s_np = np.zeros((n_spans, hidden.shape[-1]), np.float32)
+                present = np.flatnonzero(counts)
+                if len(present):
+                    starts = np.concatenate([[0], np.cumsum(counts[present])[:-1]])
+                    s_np[present] = np.add.reduceat(tokens, starts, axis=0) / counts[present, None]
+                owner = np.repeat(np.arange(len(idx)), n_sent[idx])
+                empty = counts == 0
+                s_np[empty] = p_np[owner[empty]]  # a sentence cut off by truncation: its passage's vector
+                svec[np.concatenate([np.arange(first[i], first[i + 1]) for i in idx])] = s_np
+            if progress:
+                progress(len(idx))
+        return normalize(pvec), normalize(svec)
+
+
 def _segments(offsets: np.ndarray, spans: Sequence[Spans]) -> tuple[np.ndarray, int]:
     """For each token of a batch, the number (counted across the batch) of the first sentence span it
     overlaps, or -1 (special tokens, padding, text between spans); and the batch's number of spans."""
@@ -227,10 +358,12 @@ def _segments(offsets: np.ndarray, spans: Sequence[Spans]) -> tuple[np.ndarray, 
     return seg, base
 
 
-def make_embedder(model: str | None = None, device: str | None = None, batch_size: int = 64) -> Embedder:
-    """The embedder for a model name: ``hashing`` or ``hashing-<dim>`` gives the fake, anything else a real model."""
+def make_embedder(model: str | None = None, device: str | None = None, batch_size: int = 64,
+                  backend: str = "auto") -> Embedder:
+    """The embedder for a model name: ``hashing`` or ``hashing-<dim>`` gives the fake, anything else a real model
+    (``backend``: ``auto`` runs it with ONNX Runtime on a CPU when it can, ``onnx`` or ``torch`` insist)."""
     model = model or DEFAULT_MODEL
     if model.startswith("hashing"):
         dim = int(model.split("-", 1)[1]) if "-" in model else 256
         return HashingEmbedder(dim)
-    return SentenceTransformerEmbedder(model, device=device, batch_size=batch_size)
+    return SentenceTransformerEmbedder(model, device=device, batch_size=batch_size, backend=backend)

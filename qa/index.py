@@ -613,7 +613,7 @@ def load_index(
         IndexFileError: ``docs`` is None and the saved index cannot be used.
     """
     config = config or Config.from_env()
-    embedder = embedder or make_embedder(config.model, config.device or None, config.batch_size)
+    embedder = embedder or make_embedder(config.model, config.device or None, config.batch_size, config.backend)
     if docs is None and index_dir is None:
         raise DocumentsError("give a documents folder or a saved index")
     path = Path(index_dir) if index_dir is not None else default_index_dir(docs)  # type: ignore[arg-type]

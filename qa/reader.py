@@ -61,7 +61,7 @@ class Reader:
     """
 
     def __init__(self, model: str, max_length: int = 384, stride: int = 128, max_answer_tokens: int = 30,
-                 device: str | None = None) -> None:
+                 device: str | None = None, backend: str = "auto") -> None:
         self.model_name = resolve_reader(model)
         bundled = model in (BUNDLED, "default") or self.model_name == bundled_reader_path()
         #: ``bundled`` for the shipped reader, else the folder or hub name (keys the calibration).
@@ -70,6 +70,25 @@ class Reader:
         self.stride = stride
         self.max_answer_tokens = max_answer_tokens
         self.device = device or "cpu"
+        self.backend = backend
+
+    @cached_property
+    def _onnx(self) -> Any:
+        """The model under ONNX Runtime (``backend`` auto or onnx, on a CPU), or None to use torch."""
+        from . import onnx_backend
+
+        if self.backend == "torch" or self.device != "cpu":
+            return None
+        if not (onnx_backend.available() and onnx_backend.exportable(self.model_name)):
+            if self.backend == "onnx":
+                from .errors import QAError
+
+                raise QAError(f"the onnx backend needs onnxruntime and a local model folder with tokenizer.json; "
+                              f"{self.model_name} is not one (use QA_BACKEND=torch)")
+            return None
+        model = onnx_backend.OnnxModel(onnx_backend.export(self.model_name, onnx_backend.QA_HEAD))
+        model.tokenizer.enable_truncation(self.max_length, stride=self.stride, strategy="only_second")
+        return model
 
     @cached_property
     def _loaded(self) -> tuple[Any, Any]:
@@ -84,12 +103,9 @@ class Reader:
             model = model.float()  # shipped as fp16; CPUs compute in fp32
         return tok, model.to(self.device).eval()
 
-    def read(self, question: str, contexts: list[str], top: int = 5) -> list[SpanGuess]:
-        """The best spans over all contexts, best first (at most ``top`` per window)."""
+    def _logits_torch(self, question: str, contexts: list[str]) -> tuple[np.ndarray, ...]:
         import torch
 
-        if not contexts:
-            return []
         tok, model = self._loaded
         enc = tok(
             [question] * len(contexts), contexts, truncation="only_second", max_length=self.max_length,
@@ -98,16 +114,37 @@ class Reader:
         )
         ctx_of_window = enc.pop("overflow_to_sample_mapping").numpy()
         offsets = enc.pop("offset_mapping").numpy()
-        seq_ids = [enc.sequence_ids(i) for i in range(len(ctx_of_window))]
+        is_ctx = np.array([[s == 1 for s in enc.sequence_ids(i)] for i in range(len(ctx_of_window))])
         inputs = {k: v.to(self.device) for k, v in enc.items() if k in ("input_ids", "attention_mask",
                                                                           "token_type_ids")}
         with torch.inference_mode():
             out = model(**inputs)
-        starts = out.start_logits.float().cpu().numpy()
-        ends = out.end_logits.float().cpu().numpy()
+        return (ctx_of_window, offsets, is_ctx, out.start_logits.float().cpu().numpy(),
+                out.end_logits.float().cpu().numpy())
+
+    def _logits_onnx(self, question: str, contexts: list[str]) -> tuple[np.ndarray, ...]:
+        onnx = self._onnx
+        encs = onnx.tokenizer.encode_batch([(question, c) for c in contexts])
+        windows = [(i, w) for i, e in enumerate(encs) for w in [e, *e.overflowing]]  # as transformers orders them
+        inputs = onnx.batch([w for _, w in windows])
+        shape = inputs["input_ids"].shape
+        offsets = np.zeros((*shape, 2), np.int64)
+        is_ctx = np.zeros(shape, bool)
+        for row, (_, w) in enumerate(windows):
+            offsets[row, : len(w.offsets)] = w.offsets
+            is_ctx[row, : len(w.ids)] = [s == 1 for s in w.sequence_ids]
+        starts, ends = onnx.run(inputs)
+        return np.array([i for i, _ in windows]), offsets, is_ctx, starts, ends
+
+    def read(self, question: str, contexts: list[str], top: int = 5) -> list[SpanGuess]:
+        """The best spans over all contexts, best first (at most ``top`` per window)."""
+        if not contexts:
+            return []
+        logits = self._logits_onnx if self._onnx is not None else self._logits_torch
+        ctx_of_window, offsets, ctx_mask, starts, ends = logits(question, contexts)
         guesses: list[SpanGuess] = []
         for w in range(len(ctx_of_window)):
-            is_ctx = np.array([s == 1 for s in seq_ids[w]])
+            is_ctx = ctx_mask[w]
             null = float(starts[w, 0] + ends[w, 0])
             s_log = np.where(is_ctx, starts[w], -np.inf)
             e_log = np.where(is_ctx, ends[w], -np.inf)

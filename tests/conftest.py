@@ -18,6 +18,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import subprocess  # noqa: E402
 import sys  # noqa: E402
+import tempfile  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
@@ -33,6 +34,9 @@ DATA = Path(__file__).resolve().parent / "data"
 REPO_EMBEDDINGS = REPO / "embeddings"
 UI_TESTS = REPO / "tests" / "ui"
 HASHING = Config(model="hashing")
+# ONNX exports of the models (qa.onnx_backend) go to one folder per test session, never the user's cache.
+ONNX_CACHE = tempfile.mkdtemp(prefix="qa-test-cache-")
+os.environ["QA_CACHE_DIR"] = ONNX_CACHE  # for session fixtures too, which start before _isolate
 
 # -- a small collection written by the tests ---------------------------------------------------------------
 
@@ -127,6 +131,7 @@ def _isolate(
     for name in list(os.environ):
         if name.startswith("QA_"):
             monkeypatch.delenv(name)
+    monkeypatch.setenv("QA_CACHE_DIR", ONNX_CACHE)
     monkeypatch.setattr(qa.api, "_default", None)
     original_save = qa.Index.save
 
@@ -180,7 +185,8 @@ def seeds_copy(tmp_path: Path) -> Path:
 
 def cli_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}
-    env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", PYTHONPATH=str(REPO), PYTHONIOENCODING="utf-8")
+    env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", PYTHONPATH=str(REPO), PYTHONIOENCODING="utf-8",
+               QA_CACHE_DIR=ONNX_CACHE)
     return env
 
 
