@@ -36,9 +36,7 @@ from qa.answering import Answerer  # noqa: E402
 from qa.calibration import FEATURES, fit_logistic  # noqa: E402
 from qa.config import Config  # noqa: E402
 from qa.evaluation import covers, golds, read_questions  # noqa: E402
-from qa.followup import contextualize  # noqa: E402
 from qa.index import load_index  # noqa: E402
-from qa.retrieval import rank  # noqa: E402
 
 CALIBRATION = Path(__file__).resolve().parents[1] / "qa" / "data" / "calibration.json"
 
@@ -48,13 +46,10 @@ def collect(index, questions, n_read):
     rows = []
     for q in questions:
         turns = ans.conversation(q["question"], q.get("history"))  # follow-ups are read as the chat reads them
-        query = contextualize(q["question"], turns)
-        ranked = rank(index, query, k=n_read)
-        anchor = ans._anchor(turns[-1]["answer"], ranked) if turns else None
-        cands = ans._sentence_candidates(ranked, q["question"], n_read, query, anchor)
+        r = ans.read(q["question"], turns, k=n_read, n_read=n_read)
         gs = golds(q)
-        rows.append([(c.features, any(covers(ranked.hits[c.hit].doc_id, c.start, c.end, g) for g in gs), c.hit)
-                     for c in cands])
+        rows.append([(c.features, any(covers(r.ranked.hits[c.hit].doc_id, c.start, c.end, g) for g in gs),
+                      c.hit) for c in r.candidates])
     return rows
 
 
@@ -66,7 +61,7 @@ def pick(rows, w, n_read, w_type=0.0, w_near=0.0):
             out.append(None)
             continue
         s = [w[0] * f["sent_cos"] + w[1] * f["sent_lex"] + w[2] * f["passage_rel"] - w_type * f["type_missing"]
-             + w_near * f.get("near_previous", 0.0) for f, _, _ in cands]
+             + w_near * f.get("near_previous", 0.0) for f, *_ in cands]
         order = np.argsort(s)[::-1]
         best = order[0]
         other = next((s[i] for i in order[1:] if cands[i][2] != cands[best][2]), s[best])

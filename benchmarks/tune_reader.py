@@ -37,10 +37,8 @@ from qa.answering import Answerer  # noqa: E402
 from qa.calibration import FEATURES, fit_logistic  # noqa: E402
 from qa.config import Config  # noqa: E402
 from qa.evaluation import covers, golds, read_questions  # noqa: E402
-from qa.followup import contextualize  # noqa: E402
 from qa.index import load_index  # noqa: E402
 from qa.reader import Reader  # noqa: E402
-from qa.retrieval import rank  # noqa: E402
 
 CALIBRATION = Path(__file__).resolve().parents[1] / "qa" / "data" / "calibration.json"
 R_FEATURES = (*FEATURES, "reader")
@@ -52,14 +50,10 @@ def collect(index, questions, reader: Reader, config: Config):
     rows = []
     for n, q in enumerate(questions):
         turns = ans.conversation(q["question"], q.get("history"))
-        query = contextualize(q["question"], turns)
-        ranked = rank(index, query, k=config.read_passages, config=config)
-        anchor = ans._anchor(turns[-1]["answer"], ranked) if turns and ranked.hits else None
-        cands = (ans._reader_candidates(ranked, q["question"], config.read_passages, query, anchor)
-                 if ranked.hits else [])
+        r = ans.read(q["question"], turns, k=config.read_passages)
         gs = golds(q)
-        rows.append([(c.features, any(covers(ranked.hits[c.hit].doc_id, c.start, c.end, g) for g in gs), c.hit,
-                      c.score) for c in cands])
+        rows.append([(c.features, any(covers(r.ranked.hits[c.hit].doc_id, c.start, c.end, g) for g in gs), c.hit,
+                      c.score) for c in r.candidates])
         if n % 500 == 0:
             print(f"  {n}/{len(questions)}", flush=True)
     return rows

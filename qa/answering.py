@@ -58,6 +58,18 @@ class Candidate:
     features: dict[str, float]
 
 
+@dataclass(frozen=True)
+class Reading:
+    """What the answerer read for a question: the ranking, the query searched with, where the previous answer
+    stands (follow-ups), the positions of the hits read, and the scored candidate answers in them."""
+
+    ranked: Ranked
+    query: str
+    anchor: tuple[int, int] | None
+    read: list[int]
+    candidates: list[Candidate]
+
+
 class Answerer:
     """Holds the answering settings and the optional reader; :meth:`answer` is the work."""
 
@@ -96,11 +108,11 @@ class Answerer:
                     return d, int(sids[0])
         return None
 
-    def _sentence_candidates(self, ranked: Ranked, question: str, n_read: int, query: str | None = None,
+    def _sentence_candidates(self, ranked: Ranked, question: str, read: list[int], query: str | None = None,
                              anchor: tuple[int, int] | None = None) -> list[Candidate]:
-        """Every sentence of the best ``n_read`` passages, scored. For a follow-up (``query`` differs from the
-        question) term coverage is the mean of the question's and the whole query's, so the new question
-        leads and what it refers back to still counts."""
+        """Every sentence of the passages ``read`` (positions in ``ranked.hits``), scored. For a follow-up
+        (``query`` differs from the question) term coverage is the mean of the question's and the whole query's,
+        so the new question leads and what it refers back to still counts."""
         c = self.index.corpus
         bm = self.index.bm25
         q_terms = set(tokenize(question))
@@ -112,7 +124,7 @@ class Answerer:
         top = ranked.hits[0].score or 1.0
         wc, wl, wp = self.config.w_answer
         out = []
-        for h in range(min(n_read, len(ranked.hits))):
+        for h in read:
             hit = ranked.hits[h]
             p_terms = set(tokenize(hit.text))
             p_lex = self._coverage(all_terms, p_terms)
@@ -141,14 +153,14 @@ class Answerer:
                 out.append(Candidate(h, int(sid), s, e, score, feats))
         return out
 
-    def _reader_candidates(self, ranked: Ranked, question: str, n_read: int, query: str | None = None,
+    def _reader_candidates(self, ranked: Ranked, question: str, read: list[int], query: str | None = None,
                            anchor: tuple[int, int] | None = None) -> list[Candidate]:
         """The reader points at a span inside a short window (a sentence and its neighbours) around each of
         the best few sentences; a candidate's score is its sentence's plus the reader's confidence in the
         span over its "no answer" (``w_reader``), so the reader can both sharpen and re-rank the answer."""
         assert self.reader is not None
         c = self.index.corpus
-        scored = sorted(self._sentence_candidates(ranked, question, n_read, query, anchor), key=lambda x: -x.score)
+        scored = sorted(self._sentence_candidates(ranked, question, read, query, anchor), key=lambda x: -x.score)
         top = scored[: self.config.reader_windows]
         windows: list[tuple[Candidate, range, int, str]] = []  # (sentence, its passage's sentences, start, text)
         for cd in top:
@@ -188,6 +200,20 @@ class Answerer:
         )
 
     # -- the answer ------------------------------------------------------------------------------------
+    def read(self, question: str, turns: list[dict[str, str]], k: int = 5, n_read: int | None = None,
+             allowed: np.ndarray | None = None) -> Reading:
+        """Retrieve for ``question`` (with the conversation's ``turns``) and score every candidate answer in
+        the ``n_read`` best passages."""
+        cfg = self.config
+        n_read = n_read or cfg.read_passages
+        query = contextualize(question, turns)
+        ranked = rank(self.index, query, k=max(n_read, k), config=cfg, allowed=allowed)
+        anchor = self._anchor(turns[-1]["answer"], ranked) if turns and ranked.hits else None
+        read = list(range(min(n_read, len(ranked.hits))))
+        find = self._reader_candidates if self.reader else self._sentence_candidates
+        cands = find(ranked, question, read, query, anchor) if ranked.hits else []
+        return Reading(ranked, query, anchor, read, cands)
+
     def conversation(self, question: str, history: object, threshold: float | None = None,
                      allowed: np.ndarray | None = None) -> list[dict[str, str]]:
         """The turns a follow-up leans on (none when ``question`` stands alone); earlier turns given as bare
@@ -205,15 +231,9 @@ class Answerer:
         if threshold is None:
             threshold = cfg.no_answer_threshold if cfg.no_answer_threshold is not None else self.default_threshold
         turns = self.conversation(question, history, threshold, allowed)
-        query = contextualize(question, turns)
-        n_read = cfg.read_passages
-        ranked = rank(self.index, query, k=max(n_read, k or 5), config=cfg, allowed=allowed)
+        reading = self.read(question, turns, k=k or 5, allowed=allowed)
+        ranked, query, cands = reading.ranked, reading.query, reading.candidates
         hits: tuple[Hit, ...] = tuple(ranked.hits[: (k or 5)])
-        if not ranked.hits:
-            return Answer(question, None, True, 0.0, (), hits, query, self.method)
-        anchor = self._anchor(turns[-1]["answer"], ranked) if turns else None
-        find = self._reader_candidates if self.reader else self._sentence_candidates
-        cands = find(ranked, question, n_read, query, anchor)
         if not cands:
             return Answer(question, None, True, 0.0, (), hits, query, self.method)
         cands.sort(key=lambda x: -x.score)

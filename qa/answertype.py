@@ -33,13 +33,14 @@ _NAME_Q = re.compile(
 _NUMBER_WORDS = (r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|"
                  r"hundreds?|thousands?|millions?|billions?|dozens?|half|third|thirds|quarter|percent|twice")
 _NUMBER_A = re.compile(rf"\d[\d,.]*\d|\d|\b({_NUMBER_WORDS})\b", re.IGNORECASE)
-_MONTHS = (r"january|february|march|april|may|june|july|august|september|october|november|december|"
-           r"jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec")
+# Month names only capitalised: "may", "march" and "august" in lower case are a verb and an adjective.
+_MONTHS = (r"January|February|March|April|May|June|July|August|September|October|November|December|"
+           r"JANUARY|FEBRUARY|MARCH|APRIL|MAY|JUNE|JULY|AUGUST|SEPTEMBER|OCTOBER|NOVEMBER|DECEMBER|"
+           r"Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec")
 _DATE_A = re.compile(
-    rf"\b(1[0-9]{{3}}|20[0-9]{{2}}|[0-9]{{1,4}}s|{_MONTHS}|monday|tuesday|wednesday|thursday|friday|saturday|"
-    r"sunday|century|centuries|decade|decades|ago|yesterday|today|tomorrow|spring|summer|autumn|winter|"
-    r"week|weeks|month|months|year|years|\d{1,2}(st|nd|rd|th))\b",
-    re.IGNORECASE,
+    rf"\b({_MONTHS})\b|\b(?i:1[0-9]{{3}}|20[0-9]{{2}}|[0-9]{{1,4}}s|monday|tuesday|wednesday|thursday|friday|"
+    r"saturday|sunday|century|centuries|decade|decades|ago|yesterday|today|tomorrow|spring|summer|autumn|"
+    r"winter|week|weeks|month|months|year|years|\d{1,2}(st|nd|rd|th))\b"
 )
 _CAPITALISED = re.compile(r"\b[A-Z][\w’'-]*")
 

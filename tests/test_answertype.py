@@ -30,6 +30,10 @@ def test_offers_needs_something_the_question_does_not_already_say() -> None:
     assert offers(NUMBER, "Dozens of Russians came.", q)
     assert offers(DATE, "It happened in 2013.", "When did it happen?")
     assert not offers(DATE, "It happened after the war.", "When did it happen?")
+    # month names count only capitalised: "may" and "march" in lower case are a verb
+    assert not offers(DATE, "One reason may be that they march on.", "In what year did he say it?")
+    assert offers(DATE, "He said it in May.", "When did he say it?")
+    assert offers(DATE, "He said it in MARCH and again next week.", "When did he say it?")
     assert offers(NAME, "The minister, Marat Akhmetzhanov, said so.", "Who is the minister?")
     assert not offers(NAME, "The minister said so.", "Who is the minister?")
     assert not offers(NAME, "I moved to my parents' place.", "What is the surname of Aleksey?")

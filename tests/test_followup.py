@@ -117,7 +117,7 @@ def test_the_previous_answer_is_found_where_it_stands(index: qa.Index) -> None:
     assert c.s_start[sid] <= first.citations[0].start < c.s_end[sid]
     assert ans._anchor("words that stand nowhere in the documents", rank(index, "ferry", k=3)) is None
     # sentences just after the previous answer carry the follow-up feature; the answer's own does not
-    cands = ans._sentence_candidates(rank(index, "What time? ferry", k=3), "What time?", 3, None, (doc_no, sid))
+    cands = ans._sentence_candidates(rank(index, "What time? ferry", k=3), "What time?", [0, 1, 2], None, (doc_no, sid))
     near = {cd.sentence: cd.features["near_previous"] for cd in cands}
     assert near[sid] == 0.0 and any(v > 0 for v in near.values())
     for s, v in near.items():
