@@ -144,12 +144,18 @@ def main() -> int:
     ap.add_argument("--n", type=int, default=300)
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
+    from qa import onnx_backend
+    from qa.config import Config
     from qa.embedding import resolve_model_path
 
     questions = pick_questions(args.questions, args.n)
     model = resolve_model_path("all-MiniLM-L6-v2")
+    backend = Config.from_env().backend
+    # the ONNX export is made once per model and cached; say whether this run's index build included it
+    exported = onnx_backend.exportable(model) and (onnx_backend.cache_dir(model, "encoder") / "model.onnx").is_file()
     with tempfile.TemporaryDirectory() as tmp:
         ours = qa_run(args.docs, questions, Path(tmp) / "index")
+        ours.update(backend=backend, onnx_export_cached=bool(exported))
         print("qa:", ours, flush=True)
         ours["cold_ask_s"] = cold_ask(args.docs, Path(tmp) / "index", questions[0]["question"])
         print("qa cold ask:", ours["cold_ask_s"], "s", flush=True)

@@ -31,9 +31,10 @@ class Config:
     Attributes:
         model: embedding model name or path (``QA_MODEL``); the default is the packaged all-MiniLM-L6-v2.
         device: torch device for embedding (``QA_DEVICE``); empty picks a GPU if there is one.
-        backend: how the embedding model runs (``QA_BACKEND``): ``auto`` uses ONNX Runtime on a CPU when the
-            model allows it (exported once, cached; the same vectors as torch, without importing torch, so a
-            question is answered in a second from a cold start) and torch otherwise; ``onnx`` or ``torch``.
+        backend: how the models run (``QA_BACKEND``): ``auto`` encodes questions and runs the reader with ONNX
+            Runtime on a CPU when the model allows it (exported once, cached; the same outputs as torch, without
+            importing torch, so a cold ``qa ask`` takes about two seconds) and builds indexes with torch;
+            ``onnx`` or ``torch`` uses one for everything.
         index_type: FAISS factory string (``QA_INDEX_TYPE``), e.g. ``Flat`` or ``HNSW32``; ``auto`` picks
             exact search below ``exact_below`` passages and HNSW above.
         max_tokens: longest passage, in model tokens; longer paragraphs are split at sentence boundaries.
