@@ -35,8 +35,8 @@ class Config:
             Runtime on a CPU when the model allows it (exported once, cached; the same outputs as torch, without
             importing torch, so a cold ``qa ask`` takes about two seconds) and builds indexes with torch;
             ``onnx`` or ``torch`` uses one for everything.
-        index_type: FAISS factory string (``QA_INDEX_TYPE``), e.g. ``Flat`` or ``HNSW32``; ``auto`` picks
-            exact search below ``exact_below`` passages and HNSW above.
+        index_type: FAISS factory string (``QA_INDEX_TYPE``), e.g. ``Flat``, ``HNSW32`` or ``IVF1024,Flat``;
+            ``auto`` picks exact search below ``exact_below`` passages and ``IVF<sqrt n>,Flat`` above.
         max_tokens: longest passage, in model tokens; longer paragraphs are split at sentence boundaries.
         candidates: how many passages each of dense and BM25 search proposes before fusion.
         w_dense, w_bm25, w_sentence: weights of the fused passage score (chosen on data, see benchmarks/).

@@ -363,3 +363,25 @@ def test_tests_cannot_write_into_the_repository(index: qa.Index) -> None:
     with pytest.raises(AssertionError, match="repository"):
         index.save(REPO_EMBEDDINGS / "guard-test")
     assert not (REPO_EMBEDDINGS / "guard-test").exists()
+
+
+def test_auto_index_type_by_size(docs_dir: Path, index_dir: Path) -> None:
+    """Exact search below ``exact_below`` passages, an inverted file of ~sqrt(n) lists above; it is saved,
+    read back with its search settings, and finds what exact search finds on this small collection."""
+    import faiss
+
+    from qa.index import IVF_NPROBE, build_faiss, choose_index_type
+
+    assert choose_index_type(Config(), 199_999) == "Flat"
+    assert choose_index_type(Config(), 1_000_000) == "IVF1000,Flat"
+    assert choose_index_type(Config(index_type="HNSW32"), 10) == "HNSW32"  # an explicit choice stands
+    exact = load(docs_dir, tmp := index_dir.parent / "exact", Config(model="hashing"))
+    assert exact.index_type == "Flat" and tmp.is_dir()
+    index = load(docs_dir, index_dir, Config(model="hashing", exact_below=2))
+    n = len(index)
+    assert index.index_type == f"IVF{round(n ** 0.5)},Flat"
+    again = load(None, index_dir, Config(model="hashing", exact_below=2))
+    assert again._faiss is not None and faiss.extract_index_ivf(again._faiss).nprobe == IVF_NPROBE
+    assert results(again) == results(exact)  # few lists, all probed: the same passages as exact search
+    hnsw = build_faiss(index.corpus.p_vec, "HNSW32")
+    assert hnsw.hnsw.efConstruction == 128 and hnsw.hnsw.efSearch == 256
