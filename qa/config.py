@@ -31,6 +31,8 @@ class Config:
     Attributes:
         model: embedding model name or path (``QA_MODEL``); the default is the packaged all-MiniLM-L6-v2.
         device: torch device for embedding (``QA_DEVICE``); empty picks a GPU if there is one.
+        batch_size: passages per forward pass when building (``QA_BATCH_SIZE``); 0 picks 16 on a CPU, 64 on a
+            GPU (measured by ``benchmarks/embed_throughput.py``).
         backend: how the models run (``QA_BACKEND``): ``auto`` encodes questions and runs the reader with ONNX
             Runtime on a CPU when the model allows it (exported once, cached; the same outputs as torch, without
             importing torch, so a cold ``qa ask`` takes about two seconds) and builds indexes with torch;
@@ -59,7 +61,7 @@ class Config:
     model: str = DEFAULT_MODEL
     device: str = ""
     backend: str = "auto"
-    batch_size: int = 64
+    batch_size: int = 0
     index_type: str = "auto"
     exact_below: int = 200_000
     max_tokens: int = 256
