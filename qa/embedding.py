@@ -186,7 +186,10 @@ class SentenceTransformerEmbedder(Embedder):
                 raise QAError(f"the onnx backend needs onnxruntime and a local mean-pooling model folder with "
                               f"tokenizer.json; {self.model_name} is not one (use QA_BACKEND=torch)")
             return None
-        model = onnx_backend.OnnxModel(onnx_backend.export(self._path, onnx_backend.ENCODER))
+        folder = onnx_backend.export_or_warn(self._path, onnx_backend.ENCODER, required=self.backend == "onnx")
+        if folder is None:
+            return None
+        model = onnx_backend.OnnxModel(folder)
         model.tokenizer.enable_truncation(self._st_config["max_tokens"])  # type: ignore[index]
         return model
 

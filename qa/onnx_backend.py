@@ -117,6 +117,21 @@ def export(model_dir: str | Path, kind: str = ENCODER) -> Path:
     return out
 
 
+def export_or_warn(model_dir: str | Path, kind: str, required: bool) -> Path | None:
+    """:func:`export`, or where the cache cannot be written: a one-line :class:`~qa.errors.QAError` when ONNX
+    was asked for (``required``), else a warning and None (the caller runs the model under torch)."""
+    try:
+        return export(model_dir, kind)
+    except OSError as exc:
+        msg = f"cannot write the ONNX export to {cache_root()} ({exc.__class__.__name__}: {exc}); set QA_CACHE_DIR"
+        if required:
+            from .errors import QAError
+
+            raise QAError(msg) from exc
+        logger.warning("%s; running the model under torch instead", msg)
+        return None
+
+
 class OnnxModel:
     """An exported model and its tokenizer, run on the CPU with ONNX Runtime."""
 

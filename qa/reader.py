@@ -86,7 +86,10 @@ class Reader:
                 raise QAError(f"the onnx backend needs onnxruntime and a local model folder with tokenizer.json; "
                               f"{self.model_name} is not one (use QA_BACKEND=torch)")
             return None
-        model = onnx_backend.OnnxModel(onnx_backend.export(self.model_name, onnx_backend.QA_HEAD))
+        folder = onnx_backend.export_or_warn(self.model_name, onnx_backend.QA_HEAD, required=self.backend == "onnx")
+        if folder is None:
+            return None
+        model = onnx_backend.OnnxModel(folder)
         model.tokenizer.enable_truncation(self.max_length, stride=self.stride, strategy="only_second")
         return model
 

@@ -105,3 +105,18 @@ def test_a_question_is_answered_without_importing_torch(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     got = json.loads(out.stdout.strip().splitlines()[-1])
     assert got["heavy"] == [] and "Akhmetzhanov" in got["text"]
+
+
+def test_an_unwritable_cache_falls_back_to_torch_with_a_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("QA_CACHE_DIR", str(blocker / "cache"))
+    auto = SentenceTransformerEmbedder(backend="auto")
+    with caplog.at_level("WARNING"):
+        assert auto._onnx is None  # answers still come, from torch
+    assert "set QA_CACHE_DIR" in caplog.text and "under torch" in caplog.text
+    assert auto.encode_queries(["Who is the minister?"]).shape == (1, 384)
+    with pytest.raises(QAError, match="set QA_CACHE_DIR"):
+        _ = SentenceTransformerEmbedder(backend="onnx")._onnx
