@@ -178,18 +178,11 @@ class SentenceTransformerEmbedder(Embedder):
 
         if self.backend == "torch" or (self.backend == "auto" and self.device not in (None, "", "cpu")):
             return None
-        usable = onnx_backend.available() and onnx_backend.exportable(self._path) and self._st_config is not None
-        if not usable:
-            if self.backend == "onnx":
-                from .errors import QAError
-
-                raise QAError(f"the onnx backend needs onnxruntime and a local mean-pooling model folder with "
-                              f"tokenizer.json; {self.model_name} is not one (use QA_BACKEND=torch)")
+        usable = onnx_backend.exportable(self._path) and self._st_config is not None
+        model = onnx_backend.load(self._path, onnx_backend.ENCODER, self.backend, usable,
+                                  "a local mean-pooling model folder with tokenizer.json")
+        if model is None:
             return None
-        folder = onnx_backend.export_or_warn(self._path, onnx_backend.ENCODER, required=self.backend == "onnx")
-        if folder is None:
-            return None
-        model = onnx_backend.OnnxModel(folder)
         model.tokenizer.enable_truncation(self._st_config["max_tokens"])  # type: ignore[index]
         return model
 

@@ -117,6 +117,21 @@ def export(model_dir: str | Path, kind: str = ENCODER) -> Path:
     return out
 
 
+def load(model_dir: str | Path, kind: str, backend: str, usable: bool, needs: str) -> OnnxModel | None:
+    """The model of ``model_dir`` under ONNX Runtime, or None to run it under torch: where it is not ``usable``
+    (``needs`` says what it lacks) or its export cannot be written. With ``backend`` ``onnx`` either is a
+    one-line :class:`~qa.errors.QAError` instead."""
+    if not (usable and available()):
+        if backend == "onnx":
+            from .errors import QAError
+
+            raise QAError(f"the onnx backend needs onnxruntime and {needs}; {model_dir} is not one "
+                          f"(use QA_BACKEND=torch)")
+        return None
+    folder = export_or_warn(model_dir, kind, required=backend == "onnx")
+    return None if folder is None else OnnxModel(folder)
+
+
 def export_or_warn(model_dir: str | Path, kind: str, required: bool) -> Path | None:
     """:func:`export`, or where the cache cannot be written: a one-line :class:`~qa.errors.QAError` when ONNX
     was asked for (``required``), else a warning and None (the caller runs the model under torch)."""

@@ -79,17 +79,10 @@ class Reader:
 
         if self.backend == "torch" or self.device != "cpu":
             return None
-        if not (onnx_backend.available() and onnx_backend.exportable(self.model_name)):
-            if self.backend == "onnx":
-                from .errors import QAError
-
-                raise QAError(f"the onnx backend needs onnxruntime and a local model folder with tokenizer.json; "
-                              f"{self.model_name} is not one (use QA_BACKEND=torch)")
+        model = onnx_backend.load(self.model_name, onnx_backend.QA_HEAD, self.backend,
+                                  onnx_backend.exportable(self.model_name), "a local model folder with tokenizer.json")
+        if model is None:
             return None
-        folder = onnx_backend.export_or_warn(self.model_name, onnx_backend.QA_HEAD, required=self.backend == "onnx")
-        if folder is None:
-            return None
-        model = onnx_backend.OnnxModel(folder)
         model.tokenizer.enable_truncation(self.max_length, stride=self.stride, strategy="only_second")
         return model
 

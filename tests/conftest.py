@@ -16,6 +16,7 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+import logging  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
@@ -188,6 +189,18 @@ def cli_env() -> dict[str, str]:
     env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", PYTHONPATH=str(REPO), PYTHONIOENCODING="utf-8",
                QA_CACHE_DIR=ONNX_CACHE)
     return env
+
+
+@pytest.fixture
+def cli_main():
+    """``qa.cli.main`` in this process (for failures that can only be simulated), logging restored after."""
+    from qa.cli import main
+
+    root, qa_log = logging.getLogger(), logging.getLogger("qa")
+    saved = (root.handlers[:], root.level, qa_log.level)
+    yield main
+    root.handlers[:], root.level = saved[0], saved[1]
+    qa_log.setLevel(saved[2])
 
 
 def run_qa(*args: str, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:

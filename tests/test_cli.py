@@ -6,7 +6,6 @@ Every error is one line on stderr, with a non-zero exit code and no traceback.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import shutil
 import subprocess
@@ -339,18 +338,6 @@ def test_unreadable_folder_chmod(tmp_path: Path, index_dir: Path) -> None:
         )
     finally:
         folder.chmod(0o755)
-
-
-@pytest.fixture
-def cli_main(monkeypatch: pytest.MonkeyPatch):
-    """``qa.cli.main`` in this process (for failures that can only be simulated), logging restored after."""
-    from qa.cli import main
-
-    root, qa_log = logging.getLogger(), logging.getLogger("qa")
-    saved = (root.handlers[:], root.level, qa_log.level)
-    yield main
-    root.handlers[:], root.level = saved[0], saved[1]
-    qa_log.setLevel(saved[2])
 
 
 def test_unreadable_folder_simulated(

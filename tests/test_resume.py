@@ -324,18 +324,6 @@ def test_no_progress_output_when_off(docs: Path, index_dir: Path, group, capsys)
 # -- the command line ------------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def cli_main():
-    """``qa.cli.main`` in this process, logging restored after."""
-    from qa.cli import main
-
-    root, qa_log = logging.getLogger(), logging.getLogger("qa")
-    saved = (root.handlers[:], root.level, qa_log.level)
-    yield main
-    root.handlers[:], root.level = saved[0], saved[1]
-    qa_log.setLevel(saved[2])
-
-
 def test_cli_interrupt_is_one_line_and_exit_130(
     docs: Path, index_dir: Path, reference: qa.Index, group, monkeypatch: pytest.MonkeyPatch, capsys, cli_main
 ) -> None:
