@@ -158,6 +158,10 @@ class OnnxModel:
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or min(os.cpu_count() or 1, 8)
         options.log_severity_level = 3
+        # Idle worker threads sleep instead of spinning: the query encoder and the reader are two sessions,
+        # and on a small CPU one's spinning threads starved the other (answer p50 with the reader, 2 cores:
+        # 142 ms spinning, 90 ms not; benchmarks/vs_haystack.py).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(str(folder / "model.onnx"), options, providers=["CPUExecutionProvider"])
         self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self.tokenizer.no_truncation()
