@@ -157,28 +157,36 @@ class Answerer:
                            anchor: tuple[int, int] | None = None) -> list[Candidate]:
         """The reader points at a span inside a short window (a sentence and its neighbours) around each of
         the best few sentences; a candidate's score is its sentence's plus the reader's confidence in the
-        span over its "no answer" (``w_reader``), so the reader can both sharpen and re-rank the answer."""
+        span over its "no answer" (``w_reader``), so the reader can both sharpen and re-rank the answer.
+        Windows of one passage that overlap or touch are read as one text, each keeping its own span."""
         assert self.reader is not None
         c = self.index.corpus
         scored = sorted(self._sentence_candidates(ranked, question, read, query, anchor), key=lambda x: -x.score)
-        top = scored[: self.config.reader_windows]
-        windows: list[tuple[Candidate, range, int, str]] = []  # (sentence, its passage's sentences, start, text)
-        for cd in top:
-            sids = self.index.sentences_of(int(c.s_passage[cd.sentence]))
-            pos = cd.sentence - sids.start
-            lo = int(c.s_start[sids[max(0, pos - 1)]])
-            hi = int(c.s_end[sids[min(len(sids) - 1, pos + 1)]])
-            doc = c.docs[int(c.p_doc[c.s_passage[cd.sentence]])]
-            windows.append((cd, sids, lo, doc.text[lo:hi]))
-        guesses = self.reader.read(question, [w[3] for w in windows], top=1)
+        windows = []  # (passage, first sentence, last sentence, the sentence read for, its passage's sentences)
+        for cd in scored[: self.config.reader_windows]:
+            p = int(c.s_passage[cd.sentence])
+            sids = self.index.sentences_of(p)
+            windows.append((p, max(sids.start, cd.sentence - 1), min(sids.stop - 1, cd.sentence + 1), cd, sids))
+        texts: list[list] = []  # [passage, first sentence, last sentence, [window numbers]]
+        for w in sorted(range(len(windows)), key=lambda w: windows[w][:2]):
+            p, a, b = windows[w][:3]
+            if texts and texts[-1][0] == p and a <= texts[-1][2] + 1:
+                texts[-1][2] = max(b, texts[-1][2])
+                texts[-1][3].append(w)
+            else:
+                texts.append([p, a, b, [w]])
+        starts = [int(c.s_start[a]) for _, a, _, _ in texts]
+        contexts = [c.docs[int(c.p_doc[p])].text[lo:int(c.s_end[b])] for (p, _, b, _), lo in zip(texts, starts)]
+        within = [[(int(c.s_start[windows[w][1]]) - lo, int(c.s_end[windows[w][2]]) - lo) for w in t[3]]
+                  for t, lo in zip(texts, starts)]
         out = []
-        seen: set[int] = set()
-        for g in guesses:  # best first; one span per window
-            if g.context in seen:
+        seen: set[tuple[int, int]] = set()
+        for g in self.reader.read(question, contexts, top=1, within=within):  # best first; one span per window
+            if (g.context, g.part) in seen:
                 continue
-            seen.add(g.context)
-            cd, sids, lo, _ = windows[g.context]
-            s, e = lo + g.start, lo + g.end
+            seen.add((g.context, g.part))
+            cd, sids = windows[texts[g.context][3][g.part]][3:]
+            s, e = starts[g.context] + g.start, starts[g.context] + g.end
             home = next((int(x) for x in sids if c.s_start[x] <= s < c.s_end[x]), cd.sentence)
             margin = float(np.clip((g.score - g.null_score) / 10.0, -1.0, 1.0))
             feats = dict(cd.features, reader=margin)

@@ -25,6 +25,7 @@ class SpanGuess:
     end: int
     score: float  # start + end logit
     null_score: float  # the model's "no answer" logit pair for the window
+    part: int = 0  # with read(within=...): which range of the context the span lies in
 
 
 BUNDLED = "bundled"
@@ -132,30 +133,40 @@ class Reader:
         starts, ends = onnx.run(inputs)
         return np.array([i for i, _ in windows]), offsets, is_ctx, starts, ends
 
-    def read(self, question: str, contexts: list[str], top: int = 5) -> list[SpanGuess]:
-        """The best spans over all contexts, best first (at most ``top`` per window)."""
+    def read(self, question: str, contexts: list[str], top: int = 5,
+             within: list[list[tuple[int, int]]] | None = None) -> list[SpanGuess]:
+        """The best spans over all contexts, best first (at most ``top`` per window). With ``within`` (for each
+        context, character ranges in it) the best ``top`` spans inside each range instead, each guess naming
+        its range as ``part``: one read of a text serves several overlapping places in it."""
         if not contexts:
             return []
         logits = self._logits_onnx if self._onnx is not None else self._logits_torch
         ctx_of_window, offsets, ctx_mask, starts, ends = logits(question, contexts)
         guesses: list[SpanGuess] = []
         for w in range(len(ctx_of_window)):
-            is_ctx = ctx_mask[w]
+            c = int(ctx_of_window[w])
             null = float(starts[w, 0] + ends[w, 0])
-            s_log = np.where(is_ctx, starts[w], -np.inf)
-            e_log = np.where(is_ctx, ends[w], -np.inf)
-            cand_s = np.argsort(-s_log)[:20]
-            cand_e = np.argsort(-e_log)[:20]
-            found = []
-            for si in cand_s:
-                for ei in cand_e:
-                    if not (is_ctx[si] and is_ctx[ei]) or ei < si or ei - si + 1 > self.max_answer_tokens:
-                        continue
-                    found.append((float(s_log[si] + e_log[ei]), int(si), int(ei)))
-            found.sort(reverse=True)
-            for score, si, ei in found[:top]:
-                cs, ce = int(offsets[w, si, 0]), int(offsets[w, ei, 1])
-                if ce > cs:
-                    guesses.append(SpanGuess(int(ctx_of_window[w]), cs, ce, score, null))
+            ranges = [None] if within is None else within[c]
+            for part, rng in enumerate(ranges):
+                ok = ctx_mask[w]
+                if rng is not None:
+                    ok = ok & (offsets[w, :, 0] >= rng[0]) & (offsets[w, :, 1] <= rng[1])
+                for score, si, ei in self._best_spans(ok, starts[w], ends[w], top):
+                    cs, ce = int(offsets[w, si, 0]), int(offsets[w, ei, 1])
+                    if ce > cs:
+                        guesses.append(SpanGuess(c, cs, ce, score, null, part))
         guesses.sort(key=lambda g: -g.score)
         return guesses
+
+    def _best_spans(self, ok: np.ndarray, starts: np.ndarray, ends: np.ndarray, top: int) -> list[tuple]:
+        """The ``top`` best (score, start token, end token) among the tokens ``ok``, at most
+        ``max_answer_tokens`` long; searched among the 20 best starts and the 20 best ends."""
+        s_log = np.where(ok, starts, -np.inf)
+        e_log = np.where(ok, ends, -np.inf)
+        found = []
+        for si in np.argsort(-s_log)[:20]:
+            for ei in np.argsort(-e_log)[:20]:
+                if ok[si] and ok[ei] and si <= ei and ei - si + 1 <= self.max_answer_tokens:
+                    found.append((float(s_log[si] + e_log[ei]), int(si), int(ei)))
+        found.sort(reverse=True)
+        return found[:top]

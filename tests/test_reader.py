@@ -162,3 +162,44 @@ def test_reader_on_hashing_index_default_config(reader_path: Path, docs_dir: Pat
     for q in QUESTIONS[:3]:
         a = qa.answer(q, index=index, reader=reader, top_n=3, threshold=0.0)
         assert qa.verify(a, index=index) == []
+
+
+def test_read_within_ranges_gives_each_range_its_own_span(reader_path: Path) -> None:
+    reader = Reader(str(reader_path), max_length=64, stride=16)
+    question = "How many passengers did the ferry carry?"
+    ranges = [(0, 120), (100, 300), (len(LONG) - 200, len(LONG))]  # overlapping, and one in the last windows
+    guesses = reader.read(question, [LONG, "A short context about herons."], top=1,
+                          within=[ranges, [(2, 13)]])
+    assert guesses == sorted(guesses, key=lambda g: -g.score)
+    parts = {(g.context, g.part) for g in guesses}
+    assert parts == {(0, 0), (0, 1), (0, 2), (1, 0)}
+    for g in guesses:
+        lo, hi = ranges[g.part] if g.context == 0 else (2, 13)
+        assert lo <= g.start < g.end <= hi
+
+
+def test_reader_reads_overlapping_windows_of_a_passage_once(
+    reader_path: Path, long_index: qa.Index, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The windows around the best sentences (each with its neighbours) that overlap or touch in one passage
+    are read as one text; each sentence still gets a span inside its own window."""
+    reader = Reader(str(reader_path), max_length=64, stride=16)
+    seen: list[tuple[list[str], list]] = []
+    real = reader.read
+
+    def spy(question, contexts, top=5, within=None):  # type: ignore[no-untyped-def]
+        seen.append((list(contexts), within))
+        return real(question, contexts, top, within)
+
+    monkeypatch.setattr(reader, "read", spy)
+    config = qa.Config(**{**HASHING.__dict__, "reader_windows": 3, "read_passages": 1})
+    ans = qa.answering.Answerer(long_index, config, reader)
+    r = ans.read("How many passengers did the Harwick ferry carry in year 1905?", [], k=1, n_read=1)
+    ((contexts, within),) = seen
+    n_windows = sum(len(w) for w in within)
+    assert n_windows == 3 and len(contexts) < 3  # three sentences of one passage: their windows overlap
+    texts = [long_index.doc_by_id["long.txt"].text.find(c) for c in contexts]
+    assert all(t >= 0 for t in texts)  # each text read is verbatim document text
+    assert len(r.candidates) == 3
+    for cand in r.candidates:
+        assert long_index.passage(int(long_index.corpus.s_passage[cand.sentence])).doc_id == "long.txt"
