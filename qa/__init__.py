@@ -16,7 +16,7 @@ from typing import Any
 
 _WHERE = {
     "answer": "api", "load_index": "api", "retrieve": "api", "verify": "api",
-    "Config": "config", "Index": "index",
+    "Config": "config", "Index": "index", "IndexingInterrupted": "index",
     "DocumentsError": "errors", "IndexFileError": "errors", "QAError": "errors", "QuestionError": "errors",
     "ScopeError": "errors",
     "Answer": "results", "Citation": "results", "Hit": "results", "Passage": "results",

@@ -109,6 +109,7 @@ def test_interrupted_build_resumes_and_equals_an_uninterrupted_one(
     total = len(reference)
     exc = interrupted(docs, index_dir, after)
     assert isinstance(exc, KeyboardInterrupt)  # code that catches Ctrl-C still does
+    assert isinstance(exc, qa.IndexingInterrupted)  # and it is part of the API
     assert exc.total == total and 0 < exc.done < total
     assert exc.folder == index_dir / PARTIAL
     assert str(exc) == (f"{exc.done} of {total} passages embedded and kept in {index_dir / PARTIAL}; "
