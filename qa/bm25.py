@@ -6,6 +6,7 @@ import logging
 import re
 from collections.abc import Sequence
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 
@@ -67,6 +68,30 @@ class BM25:
         if not self._vocab:
             self._vocab[""] = 0
         self._model.index(bm25s.tokenization.Tokenized(ids=corpus_ids, vocab=self._vocab), show_progress=False)
+
+    def save(self, folder: Path) -> None:
+        """Write the index to ``folder`` (bm25s's own files, plus the idf), so that it loads without
+        re-tokenising the texts."""
+        folder.mkdir(parents=True, exist_ok=True)
+        self._model.save(str(folder), show_progress=False)
+        np.save(folder / "idf.npy", self.idf)
+
+    @classmethod
+    def load(cls, folder: Path) -> BM25:
+        """An index saved by :meth:`save`; raises ``OSError`` or ``ValueError`` when its files do not check out."""
+        import bm25s
+
+        logging.getLogger("bm25s").setLevel(logging.WARNING)
+        self = cls.__new__(cls)
+        self._model = bm25s.BM25.load(str(folder), mmap=False, show_progress=False)
+        self._vocab = dict(self._model.vocab_dict)
+        self.idf = np.load(folder / "idf.npy", allow_pickle=False)
+        self.n = int(self._model.scores["num_docs"])
+        terms = len(self._model.scores["indptr"]) - 1
+        words = [i for t, i in self._vocab.items() if t]  # bm25s adds an empty token of its own
+        if len(self.idf) != len(words) or any(i >= terms for i in words):
+            raise ValueError(f"the BM25 files in {folder} do not match each other")
+        return self
 
     def query_ids(self, query: str) -> list[int]:
         return [self._vocab[t] for t in tokenize(query) if t in self._vocab]

@@ -47,6 +47,8 @@ FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
 FILES = ("texts.json", "spans.npz", "passage_vectors.npy", "sentence_vectors.npy")
 PARTIAL = "partial"
+#: Folder of the saved BM25 index, beside the files of the manifest.
+BM25_FOLDER = "bm25"
 # Passages embedded between two checkpoints (whole documents are added to a group until it has at least this
 # many). It bounds the work an interruption loses: about two minutes on a 2-core CPU (~9 passages/s), 0.1 s
 # on a GPU at 10,000 passages/s, where the checkpoint (~9 MB: vectors of 1,024 passages and their
@@ -470,13 +472,21 @@ class Index:
 
     @cached_property
     def bm25(self) -> BM25:
-        c = self.corpus
-        texts = []
-        for i in range(c.n_passages):
-            doc = c.docs[int(c.p_doc[i])]
-            title = doc.title if self.config.title_in_passage else ""
-            texts.append(f"{title}\n{doc.text[int(c.p_start[i]):int(c.p_end[i])]}")
-        return BM25(texts)
+        """BM25 over the passages (with their titles): loaded from ``<index>/bm25/`` when that was saved for
+        this very index, else built from the texts and saved there (best effort) for the next process."""
+        saved = _SavedBM25(self.path) if self.path is not None else None
+        bm = saved.load() if saved is not None else None
+        if bm is None:
+            c = self.corpus
+            texts = []
+            for i in range(c.n_passages):
+                doc = c.docs[int(c.p_doc[i])]
+                title = doc.title if self.config.title_in_passage else ""
+                texts.append(f"{title}\n{doc.text[int(c.p_start[i]):int(c.p_end[i])]}")
+            bm = BM25(texts)
+            if saved is not None:
+                saved.save(bm)
+        return bm
 
     @cached_property
     def s_bm25(self) -> BM25:
@@ -526,6 +536,64 @@ class Index:
         }
         _atomic_write(path / MANIFEST, lambda f: f.write(json.dumps(manifest, indent=1)), "w")
         self.path = path
+        # BM25 is saved beside the index now (built first if it was not yet), so a new process only loads it
+        if "bm25" in self.__dict__:
+            _SavedBM25(path).save(self.bm25)
+        else:
+            _ = self.bm25
+
+
+class _SavedBM25:
+    """``<index>/bm25/``: the BM25 index saved beside a saved index. It is derived from the passages, so it is
+    keyed by the manifest it was built for; a stale or damaged copy is rebuilt, never used, and never makes
+    the index itself count as damaged. Building it costs about 0.45 s per 1,000 passages (tokenising with
+    stemming); loading it, a few milliseconds."""
+
+    #: Bumped whenever tokenisation or scoring changes, so that older saved copies are rebuilt.
+    VERSION = 1
+
+    def __init__(self, index_path: Path) -> None:
+        self.folder = index_path / BM25_FOLDER
+        self.manifest = index_path / MANIFEST
+
+    def _key(self) -> str | None:
+        try:
+            digest = hashlib.sha256(self.manifest.read_bytes()).hexdigest()
+        except OSError:
+            return None
+        return f"{self.VERSION}:{digest}"
+
+    def load(self) -> BM25 | None:
+        key = self._key()
+        try:
+            if key is None or (self.folder / "key").read_text(encoding="utf-8") != key:
+                return None  # none saved yet, or saved for other contents: rebuilt quietly
+        except OSError:
+            return None
+        try:
+            return BM25.load(self.folder)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            logger.warning("%s: unreadable (%s); rebuilding BM25 from the passages", self.folder, exc)
+            return None
+
+    def save(self, bm: BM25) -> None:
+        key = self._key()
+        if key is None:
+            return
+        tmp = None
+        try:
+            tmp = Path(tempfile.mkdtemp(dir=self.folder.parent, prefix=f".{BM25_FOLDER}-"))
+            bm.save(tmp)
+            (tmp / "key").write_text(key, encoding="utf-8")  # last: a copy without it is never used
+            old = self.folder.with_name(f"{tmp.name}-old")
+            if self.folder.exists():
+                os.replace(self.folder, old)
+            os.replace(tmp, self.folder)
+            shutil.rmtree(old, ignore_errors=True)
+        except OSError as exc:  # a read-only index folder, a full disk, another process saving at once
+            logger.info("BM25 not saved in %s (%s); it is rebuilt when the index is next opened", self.folder, exc)
+            if tmp is not None:
+                shutil.rmtree(tmp, ignore_errors=True)
 
 
 def read_manifest(path: Path) -> dict[str, Any]:

@@ -14,7 +14,7 @@ import pytest
 
 import qa
 from qa import Config, IndexFileError
-from qa.index import FILES, FORMAT_VERSION, MANIFEST, _atomic_write
+from qa.index import BM25_FOLDER, FILES, FORMAT_VERSION, MANIFEST, _atomic_write
 from tests.conftest import HASHING, CountingEmbedder, write_docs
 
 QUESTIONS = [
@@ -81,7 +81,7 @@ def test_default_index_dir_is_under_the_working_directory(docs_dir: Path) -> Non
 
 def test_no_temporary_files_left(index: qa.Index, index_dir: Path) -> None:
     assert tmp_leftovers(index_dir) == []
-    assert sorted(p.name for p in index_dir.iterdir()) == sorted([MANIFEST, *FILES])
+    assert sorted(p.name for p in index_dir.iterdir()) == sorted([MANIFEST, *FILES, BM25_FOLDER])
 
 
 def test_atomic_write_failure_keeps_old_file_and_leaves_no_tmp(tmp_path: Path) -> None:
@@ -385,3 +385,62 @@ def test_auto_index_type_by_size(docs_dir: Path, index_dir: Path) -> None:
     assert results(again) == results(exact)  # few lists, all probed: the same passages as exact search
     hnsw = build_faiss(index.corpus.p_vec, "HNSW32")
     assert hnsw.hnsw.efConstruction == 128 and hnsw.hnsw.efSearch == 256
+
+
+# -- BM25 saved beside the index ---------------------------------------------------------------------------
+
+
+def _no_bm25_building(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise AssertionError("BM25 was rebuilt from the texts")
+
+    monkeypatch.setattr(qa.index.BM25, "__init__", refuse)
+
+
+def test_bm25_is_saved_with_the_index_and_loaded_not_rebuilt(
+    index: qa.Index, index_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    expected = results(index)
+    assert (index_dir / BM25_FOLDER / "key").is_file()
+    _no_bm25_building(monkeypatch)
+    reopened = load(None, index_dir)
+    assert results(reopened) == expected
+    for q in QUESTIONS:
+        assert np.array_equal(reopened.bm25.scores(q), index.bm25.scores(q))
+
+
+def test_bm25_saved_for_other_contents_is_rebuilt(index: qa.Index, docs_dir: Path, index_dir: Path) -> None:
+    key = (index_dir / BM25_FOLDER / "key").read_text()
+    write_docs(docs_dir, {"zeppelin.txt": "Zeppelin Notes\n\nThe zeppelin hangar at Cardington was built in 1917."})
+    updated = load(docs_dir, index_dir)
+    assert (index_dir / BM25_FOLDER / "key").read_text() != key
+    assert load(None, index_dir).bm25.scores("zeppelin hangar").max() > 0
+    assert updated.bm25.scores("zeppelin hangar").max() > 0
+
+
+def test_damaged_bm25_is_rebuilt_with_a_warning_and_repaired(
+    index: qa.Index, index_dir: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    expected = results(index)
+    (index_dir / BM25_FOLDER / "data.csc.index.npy").write_bytes(b"not an array")
+    with caplog.at_level(logging.WARNING, logger="qa"):
+        reopened = load(None, index_dir)
+        assert results(reopened) == expected
+    (line,) = [r.getMessage() for r in caplog.records]
+    assert "bm25: unreadable" in line and "rebuilding BM25" in line and "\n" not in line
+    assert tmp_leftovers(index_dir) == [] and not [p for p in index_dir.iterdir() if p.name.startswith(".")]
+    _no_bm25_building(monkeypatch)  # repaired: the next process loads it
+    assert results(load(None, index_dir)) == expected
+
+
+def test_bm25_that_cannot_be_saved_is_kept_in_memory(
+    docs_dir: Path, index_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def full_disk(self, folder):  # type: ignore[no-untyped-def]
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(qa.index.BM25, "save", full_disk)
+    index = load(docs_dir, index_dir)
+    assert results(index)[0]
+    assert not (index_dir / BM25_FOLDER).exists()
+    assert not [p for p in index_dir.iterdir() if p.name.startswith(".")]
