@@ -107,6 +107,28 @@ def test_a_question_is_answered_without_importing_torch(tmp_path: Path) -> None:
     assert got["heavy"] == [] and "Akhmetzhanov" in got["text"]
 
 
+def test_building_runs_the_model_without_importing_sentence_transformers(embedders) -> None:
+    """Passages are encoded under torch with transformers alone (sentence-transformers' import costs seconds),
+    and give the same vectors as the model run by sentence-transformers' own modules."""
+    probe = (
+        "import sys, json\n"
+        "from qa.embedding import SentenceTransformerEmbedder\n"
+        "e = SentenceTransformerEmbedder(backend='auto')\n"
+        f"p, s = e.encode_passages({TEXTS!r}, {SENTENCES!r})\n"
+        "print(json.dumps({'st': 'sentence_transformers' in sys.modules, 'torch': 'torch' in sys.modules,\n"
+        "                  'p': p.tolist(), 's': s.tolist()}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], env=cli_env(), capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    assert got["torch"] and not got["st"]
+    onnx, torch_ = embedders
+    reference = torch_.model.encode(TEXTS, normalize_embeddings=True)  # sentence-transformers' own computation
+    assert np.abs(np.array(got["p"]) - reference).max() < 1e-5
+    _, s_onnx = onnx.encode_passages(TEXTS, SENTENCES)
+    assert np.abs(np.array(got["s"]) - s_onnx).max() < 1e-5
+
+
 def test_an_unwritable_cache_falls_back_to_torch_with_a_warning(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
