@@ -23,6 +23,7 @@ import os
 import re
 from collections.abc import Callable, Sequence
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -78,6 +79,16 @@ class Embedder:
         from .chunking import approx_tokens
 
         return approx_tokens(text)
+
+    def portable_counter(self) -> Callable[[str], int] | None:
+        """:meth:`count_tokens` as a callable that can be pickled into another process (for chunking in
+        workers), or None."""
+        from .chunking import approx_tokens
+
+        return approx_tokens if type(self).count_tokens is Embedder.count_tokens else None
+
+    def prepare(self) -> None:
+        """Load what :meth:`encode_passages` needs (index building calls it while workers chunk)."""
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         raise NotImplementedError
@@ -248,18 +259,23 @@ class SentenceTransformerEmbedder(Embedder):
         return self._bulk[1]
 
     @cached_property
-    def _counter(self) -> Any:
+    def _counter(self) -> TokenCounter:
         """The model's tokenizer without truncation (``tokenizers``), for counting."""
-        from tokenizers import Tokenizer
+        return TokenCounter(str(self._onnx.folder / "tokenizer.json"))
 
-        tok = Tokenizer.from_file(str(self._onnx.folder / "tokenizer.json"))
-        tok.no_truncation()
-        tok.no_padding()
-        return tok
+    def portable_counter(self) -> Callable[[str], int] | None:
+        if self._onnx is not None:
+            return self._counter
+        path = Path(self._path) / "tokenizer.json"
+        return TokenCounter(str(path)) if path.is_file() else None
+
+    def prepare(self) -> None:
+        if self._onnx is None or self._torch_for_bulk():
+            self._bulk  # noqa: B018 - loads the model
 
     def count_tokens(self, text: str) -> int:
         if self._onnx is not None:
-            return len(self._counter.encode(text).ids)
+            return self._counter(text)
         return len(self._tokenizer(text, add_special_tokens=True, truncation=False)["input_ids"])
 
     def _encode(self, texts: list[str]) -> np.ndarray:
@@ -364,6 +380,28 @@ class SentenceTransformerEmbedder(Embedder):
             if progress:
                 progress(len(idx))
         return normalize(pvec), normalize(svec)
+
+
+class TokenCounter:
+    """Counts a text's tokens (special tokens included, no truncation) with a ``tokenizer.json``; pickles as
+    its path, so that chunking can run in another process."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._tok: Any = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"path": self.path, "_tok": None}
+
+    def __call__(self, text: str) -> int:
+        if self._tok is None:
+            from tokenizers import Tokenizer
+
+            tok = Tokenizer.from_file(self.path)
+            tok.no_truncation()
+            tok.no_padding()
+            self._tok = tok
+        return len(self._tok.encode(text).ids)
 
 
 def _segments(offsets: np.ndarray, spans: Sequence[Spans]) -> tuple[np.ndarray, int]:

@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from . import chunk_pool
 from .bm25 import BM25
 from .chunking import chunk_document
 from .config import Config
@@ -331,7 +332,15 @@ def _embed(docs: list[Document], embedder: Embedder, config: Config, show_progre
     """:func:`embed_documents`, and how many of the passages are kept in ``checkpoints``."""
     size = max(1, GROUP_PASSAGES if group_passages is None else group_passages)
     max_tokens = min(config.max_tokens, embedder.max_tokens) - 2
-    chunks = [_chunk(doc, max_tokens, embedder.count_tokens, config) for doc in docs]
+    chunks = None
+    workers = chunk_pool.start(docs, max_tokens, embedder.portable_counter(), config)
+    if workers is not None:  # a large collection: chunked in worker processes while the model loads here
+        try:
+            embedder.prepare()
+        finally:
+            chunks = workers.result()
+    if chunks is None:
+        chunks = [_chunk(doc, max_tokens, embedder.count_tokens, config) for doc in docs]
     total = sum(len(c.texts) for c in chunks)
     store = _Checkpoints(checkpoints, embedder.model_id, config.index_fields()) if checkpoints is not None else None
     parts: list[tuple[list[int], Corpus]] = []
