@@ -255,10 +255,6 @@ class SentenceTransformerEmbedder(Embedder):
         return int(self.model.max_seq_length)
 
     @cached_property
-    def _tokenizer(self) -> Any:
-        return self._bulk[1]
-
-    @cached_property
     def _counter(self) -> TokenCounter:
         """The model's tokenizer without truncation (``tokenizers``), for counting."""
         return TokenCounter(str(self._onnx.folder / "tokenizer.json"))
@@ -276,7 +272,7 @@ class SentenceTransformerEmbedder(Embedder):
     def count_tokens(self, text: str) -> int:
         if self._onnx is not None:
             return self._counter(text)
-        return len(self._tokenizer(text, add_special_tokens=True, truncation=False)["input_ids"])
+        return len(self._bulk[1](text, add_special_tokens=True, truncation=False)["input_ids"])
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         if self._onnx is not None:
