@@ -22,6 +22,7 @@ import sys  # noqa: E402
 import tempfile  # noqa: E402
 from pathlib import Path  # noqa: E402
 
+import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 import qa  # noqa: E402
@@ -112,6 +113,15 @@ class CountingEmbedder(HashingEmbedder):
         self.passage_calls += 1
         self.passages_embedded += len(texts)
         return super().encode_passages(texts, sentences, progress)
+
+
+def assert_same(a: qa.index.Corpus, b: qa.index.Corpus) -> None:
+    """Two corpora are the same documents, spans and bit-identical vectors."""
+    assert [d.doc_id for d in a.docs] == [d.doc_id for d in b.docs]
+    assert [d.sha256 for d in a.docs] == [d.sha256 for d in b.docs]
+    for name in ("p_doc", "p_start", "p_end", "s_passage", "s_start", "s_end", "p_vec", "s_vec"):
+        x, y = getattr(a, name), getattr(b, name)
+        assert x.dtype == y.dtype and np.array_equal(x, y), name  # bit-identical, vectors included
 
 
 # -- isolation -----------------------------------------------------------------------------------------------

@@ -14,8 +14,8 @@ import pytest
 import qa
 import qa.index
 from qa import Config
-from qa.index import PARTIAL, Corpus, IndexingInterrupted
-from tests.conftest import DOCS, HASHING, CountingEmbedder, write_docs
+from qa.index import PARTIAL, IndexingInterrupted
+from tests.conftest import DOCS, HASHING, CountingEmbedder, assert_same, write_docs
 
 # Four more documents of 2 to 5 paragraphs, beside the conftest collection: 8 documents, 23 passages.
 WORDS = ["heron", "pike", "ferry", "orchard", "furnace", "survey", "council", "river", "harbour", "glass", "apple",
@@ -69,14 +69,6 @@ def interrupted(docs: Path, index_dir: Path, after: int, config: Config = HASHIN
     with pytest.raises(IndexingInterrupted) as info:
         build(docs, index_dir, Interrupting(after), config, **kw)
     return info.value
-
-
-def assert_same(a: Corpus, b: Corpus) -> None:
-    assert [d.doc_id for d in a.docs] == [d.doc_id for d in b.docs]
-    assert [d.sha256 for d in a.docs] == [d.sha256 for d in b.docs]
-    for name in ("p_doc", "p_start", "p_end", "s_passage", "s_start", "s_end", "p_vec", "s_vec"):
-        x, y = getattr(a, name), getattr(b, name)
-        assert x.dtype == y.dtype and np.array_equal(x, y), name  # bit-identical, vectors included
 
 
 def checkpoints(index_dir: Path) -> list[Path]:
