@@ -22,6 +22,7 @@ from typing import Any
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home from a local tool
 
 import qa  # noqa: E402
+from qa.api import DEFAULT_DOCS  # noqa: E402
 from qa.documents import SUPPORTED_SUFFIXES  # noqa: E402
 from qa.errors import QAError  # noqa: E402
 from qa.index import Index, update_index  # noqa: E402
@@ -391,7 +392,7 @@ def theme() -> Any:
 
 def resolve_docs(docs: str | Path | None) -> Path:
     """The documents folder: the one given, or ``seeds/`` under the current directory."""
-    return Path(docs if docs is not None else qa.api.DEFAULT_DOCS)
+    return Path(docs if docs is not None else DEFAULT_DOCS)
 
 
 def load_for_chat(docs: str | Path | None = None, index_dir: str | Path | None = None,
@@ -419,7 +420,7 @@ def serve(docs: str | Path | None = None, index_dir: str | Path | None = None, m
     check_port(host, port)  # before the slow part, so a taken port is reported at once
     index = load_for_chat(docs, index_dir, model, progress=sys.stderr.isatty())
     folder = index.docs_folder
-    is_seeds = folder is not None and Path(folder).resolve() == Path(qa.api.DEFAULT_DOCS).resolve()
+    is_seeds = folder is not None and Path(folder).resolve() == Path(DEFAULT_DOCS).resolve()
     demo = build_app(index, examples=SEED_EXAMPLES if is_seeds else None)
     demo.launch(server_name=host, server_port=port, prevent_thread_lock=True, quiet=True, show_error=False,
                 max_file_size=UPLOAD_LIMIT, footer_links=["api"], css=CSS, theme=theme(), ssr_mode=False)

@@ -93,18 +93,19 @@ def _up(url: str) -> bool:
 
 
 @contextlib.contextmanager
-def run_chat(docs: Path, index_dir: Path, log: Path, model: str | None = None,
-             timeout: float = START_TIMEOUT) -> Iterator[ChatServer]:
-    """``qa chat --docs DOCS --index INDEX_DIR --port <free>`` as a subprocess, up and answering; stopped on
-    exit. Fails with the server's log when it exits or is not up within ``timeout`` seconds."""
+def run_chat(docs: Path | None, index_dir: Path, log: Path, model: str | None = None,
+             timeout: float = START_TIMEOUT, cwd: Path = REPO) -> Iterator[ChatServer]:
+    """``qa chat --docs DOCS --index INDEX_DIR --port <free>`` as a subprocess in ``cwd`` (without ``--docs``
+    when ``docs`` is None), up and answering; stopped on exit. Fails with the server's log when it exits or is
+    not up within ``timeout`` seconds."""
     port = free_port()
-    cmd = [sys.executable, "-m", "qa", "chat", "--docs", str(docs), "--index", str(index_dir),
-           "--port", str(port), "--host", "127.0.0.1"]
+    cmd = [sys.executable, "-m", "qa", "chat", *(["--docs", str(docs)] if docs is not None else []),
+           "--index", str(index_dir), "--port", str(port), "--host", "127.0.0.1"]
     if model:
         cmd += ["--model", model]
     with open(log, "wb") as out:
-        proc = subprocess.Popen(cmd, cwd=REPO, env=chat_env(), stdout=out, stderr=subprocess.STDOUT)
-    server = ChatServer(f"http://127.0.0.1:{port}/", port, docs, index_dir, log, proc)
+        proc = subprocess.Popen(cmd, cwd=cwd, env=chat_env(), stdout=out, stderr=subprocess.STDOUT)
+    server = ChatServer(f"http://127.0.0.1:{port}/", port, docs or cwd / "seeds", index_dir, log, proc)
     try:
         deadline = time.monotonic() + timeout
         while not _up(server.url):

@@ -11,7 +11,7 @@ import pytest
 
 import qa
 from qa import Config
-from tests.ui.chatserver import HOSTILE_NAME, copy_seeds, free_port
+from tests.ui.chatserver import HOSTILE_NAME, copy_seeds, free_port, run_chat
 from ui import app as chat
 from ui.app import ChatService
 
@@ -321,3 +321,18 @@ def test_a_taken_port_is_reported_before_loading_anything() -> None:
         with pytest.raises(qa.QAError, match=f"cannot listen on 127.0.0.1:{port}.*--port"):
             chat.check_port("127.0.0.1", port)
     chat.check_port("127.0.0.1", free_port())
+
+
+def test_qa_chat_without_docs_serves_seeds_of_the_working_directory(tmp_path: Path) -> None:
+    """The README's first command, ``qa chat`` with no ``--docs``, in a fresh process (it used to stop with
+    "module 'qa' has no attribute 'api'" there, where nothing had imported qa.api yet)."""
+    copy_seeds(tmp_path / "seeds", hostile=False)
+    import time
+
+    expected = f"{len(list((tmp_path / 'seeds').iterdir()))} documents"
+    with run_chat(None, tmp_path / "index", tmp_path / "chat.log", model="hashing", cwd=tmp_path) as server:
+        deadline = time.monotonic() + 30  # the line is printed just after the server answers
+        while expected not in server.log_tail() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert expected in server.log_tail()
+        assert (tmp_path / "index" / "manifest.json").is_file()
