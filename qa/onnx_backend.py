@@ -133,18 +133,22 @@ def load(model_dir: str | Path, kind: str, backend: str, usable: bool, needs: st
 
 
 def export_or_warn(model_dir: str | Path, kind: str, required: bool) -> Path | None:
-    """:func:`export`, or where the cache cannot be written: a one-line :class:`~qa.errors.QAError` when ONNX
-    was asked for (``required``), else a warning and None (the caller runs the model under torch)."""
+    """:func:`export`, or where it fails (the cache cannot be written, the ``onnx`` package torch's exporter
+    needs is missing, the model does not export): a one-line :class:`~qa.errors.QAError` when ONNX was asked
+    for (``required``), else a warning and None (the caller runs the model under torch)."""
     try:
         return export(model_dir, kind)
     except OSError as exc:
         msg = f"cannot write the ONNX export to {cache_root()} ({exc.__class__.__name__}: {exc}); set QA_CACHE_DIR"
-        if required:
-            from .errors import QAError
+    except Exception as exc:  # noqa: BLE001 - any exporter failure: torch still runs the model
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        msg = f"cannot export {Path(model_dir).name} to ONNX ({exc.__class__.__name__}: {first})"
+    if required:
+        from .errors import QAError
 
-            raise QAError(msg) from exc
-        logger.warning("%s; running the model under torch instead", msg)
-        return None
+        raise QAError(msg)
+    logger.warning("%s; running the model under torch instead", msg)
+    return None
 
 
 class OnnxModel:

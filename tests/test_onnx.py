@@ -142,3 +142,25 @@ def test_an_unwritable_cache_falls_back_to_torch_with_a_warning(
     assert auto.encode_queries(["Who is the minister?"]).shape == (1, 384)
     with pytest.raises(QAError, match="set QA_CACHE_DIR"):
         _ = SentenceTransformerEmbedder(backend="onnx")._onnx
+
+
+def test_an_export_that_fails_falls_back_to_torch_with_a_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """torch's exporter fails without the ``onnx`` package (a fresh machine once lacked it and ``qa ask`` ended
+    in a traceback): with the auto backend the reader runs under torch after one warning line."""
+    import torch
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise torch.onnx.OnnxExporterError("Module onnx is not installed!")
+
+    monkeypatch.setenv("QA_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(torch.onnx, "export", broken)
+    auto = Reader("bundled", backend="auto")
+    with caplog.at_level("WARNING"):
+        guesses = auto.read("Which foreign minister was fired?", ["Mirziyoyev fired Abdulaziz Komilov."], top=1)
+    assert guesses and "Komilov" in "Mirziyoyev fired Abdulaziz Komilov."[guesses[0].start:guesses[0].end]
+    assert "Module onnx is not installed!" in caplog.text and "under torch" in caplog.text
+    assert not (tmp_path / "onnx").exists() or not any((tmp_path / "onnx").glob("*/model.onnx"))
+    with pytest.raises(QAError, match=r"cannot export .* to ONNX \(OnnxExporterError: Module onnx"):
+        Reader("bundled", backend="onnx").read("q?", ["some context"])
