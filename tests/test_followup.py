@@ -55,7 +55,12 @@ def test_contextualize_adds_the_last_question_only_when_needed() -> None:
         {"question": "Who is the president?", "answer": "Tokayev"},
     ]
     assert contextualize("What did he say about extradition?", history) == (
-        "What did he say about extradition? Who is the president?"  # the last question, not its answer
+        "What did he say about extradition? Who is the president? Tokayev"  # a short answer names "he"
+    )
+    sentence = {"question": "Who is the president?",
+                "answer": "President Kassym-Zhomart Tokayev said Kazakhstan must stick to the principle."}
+    assert contextualize("What did he say about extradition?", [sentence]) == (
+        "What did he say about extradition? Who is the president?"  # the last question, not a sentence answer
     )
     assert contextualize("Which councillor proposed the ferry change?", history) == (
         "Which councillor proposed the ferry change?"
