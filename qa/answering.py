@@ -264,7 +264,12 @@ class Answerer:
             if i > 0:  # ranked below the answer, so never reported as more likely right than it
                 conf = min(conf, answers[0].confidence)
             no = conf < threshold
-            cites = () if no else tuple(self._citation(ranked, x) for x in group)
+            # one citation per place: the reader's windows of one passage can point at the same span
+            places: dict[tuple[str, int, int], Citation] = {}
+            for x in () if no else group:
+                cite = self._citation(ranked, x)
+                places.setdefault((cite.doc_id, cite.start, cite.end), cite)
+            cites = tuple(places.values())
             text = None if no else cites[0].quote
             answers.append(Answer(question, text, no, conf, cites, hits, query, self.method))
         first = answers[0]

@@ -121,3 +121,13 @@ def test_check_citation_directly() -> None:
     assert check_citation(c, text, "x") == []
     assert check_citation(replace(c, quote="another"), text, "x")
     assert check_citation(replace(c, end=40), text, "x")
+
+
+def test_the_reader_cites_each_place_once(index: qa.Index) -> None:
+    """The reader reads the windows of the best two sentences; where both point at the same words, the answer
+    cites them once (it once listed 'alpha.txt 126-129' twice)."""
+    a = qa.answer("How many nesting herons did the team count?", index=index, threshold=0.0, reader="bundled")
+    places = [(c.doc_id, c.start, c.end) for c in a.citations]
+    assert a.text == "412" and places[0] == ("alpha.txt", 126, 129)
+    assert len(places) == len(set(places))
+    assert qa.verify(a, index=index) == []
