@@ -54,8 +54,8 @@ class Config:
         reader: extractive reader (``QA_READER``): ``bundled`` for the one shipped in the package, a path or
             hub name for another, empty for none (the answer is then the best sentence).
         reader_windows: how many of the best sentences the reader reads (each with its neighbours): 2, chosen
-            on squad2-open dev with ``benchmarks/tune_reader.py`` (answer_contains@1 without abstention 0.520
-            with 1, 0.534 with 2, 0.537 with 3, which reads half as much again).
+            on squad2-open dev with ``benchmarks/tune_reader.py`` and the first reader (answer_contains@1
+            without abstention 0.520 with 1, 0.534 with 2, 0.537 with 3, which reads half as much again).
         w_reader: weight of the reader's span confidence when it re-ranks the best sentences.
         max_question_chars: longer questions are refused with a clear error.
     """
