@@ -7,13 +7,17 @@ cd "$(dirname "$0")/.."
 export HF_HUB_OFFLINE=1
 SQUAD=${SQUAD:-../shared/data/squad2-open}
 mkdir -p benchmarks/results benchmarks/out
-for reader in none bundled; do
-    suffix=$([ "$reader" = none ] && echo "" || echo "-reader")
-    qa eval --docs "$SQUAD/corpus" --index benchmarks/out/squad-index --reader "$reader" \
+# the default row passes no --reader: `--reader none` would also keep the bundled reader from naming what a
+# follow-up's "he" or "it" refers to (qa.answering.Answerer.span_reader)
+for reader in default bundled; do
+    suffix=$([ "$reader" = default ] && echo "" || echo "-reader")
+    read_args=()
+    [ "$reader" = default ] || read_args=(--reader "$reader")
+    qa eval --docs "$SQUAD/corpus" --index benchmarks/out/squad-index "${read_args[@]}" \
         --questions "$SQUAD/questions-dev.jsonl" --out "benchmarks/out/squad-rows$suffix.jsonl" --json \
         | tee "benchmarks/results/squad2-open-dev$suffix.json"
     for set in seeds-questions seeds-followups; do
-        qa eval --docs seeds --index benchmarks/out/index-seeds --reader "$reader" \
+        qa eval --docs seeds --index benchmarks/out/index-seeds "${read_args[@]}" \
             --questions "tests/data/$set.jsonl" --json | tee "benchmarks/results/$set$suffix.json"
     done
 done

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass, replace
+from functools import cached_property
 
 import numpy as np
 
@@ -23,9 +24,9 @@ from .bm25 import tokenize
 from .calibration import calibrator_for
 from .config import Config
 from .errors import QuestionError
-from .followup import complete_turns, contextualize, needs_context
+from .followup import SHORT_ANSWER_WORDS, complete_turns, contextualize, needs_context, resolve
 from .index import Index
-from .reader import Reader
+from .reader import BUNDLED, Reader, bundled_reader_path
 from .results import Answer, Citation, Hit
 from .retrieval import Ranked, rank
 from .textnorm import normalize_text
@@ -81,6 +82,19 @@ class Answerer:
         self.calibrator = calibrator_for(index.embedder.model_id, self.method)
         #: The no-answer threshold fitted with the calibration (0.5 where there is none).
         self.default_threshold = self.calibrator.threshold if self.calibrator.threshold is not None else 0.5
+
+    @cached_property
+    def span_reader(self) -> Reader | None:
+        """The reader that names what a previous whole-sentence answer is about, so a follow-up's "he" or "it"
+        can be resolved: the answerer's own reader, else the bundled one (unless ``QA_READER`` turns readers
+        off, or it is not installed)."""
+        if self.reader is not None:
+            return self.reader
+        if self.config.reader.lower() in ("none", "off", "sentence") or bundled_reader_path() is None:
+            return None
+        from .api import get_reader  # the cached reader; qa.api imports this module
+
+        return get_reader(BUNDLED, self.config)
 
     # -- evidence --------------------------------------------------------------------------------------
     def _coverage(self, q_terms: set[str], terms: set[str]) -> float:
@@ -154,11 +168,12 @@ class Answerer:
         return out
 
     def _reader_candidates(self, ranked: Ranked, question: str, read: list[int], query: str | None = None,
-                           anchor: tuple[int, int] | None = None) -> list[Candidate]:
+                           anchor: tuple[int, int] | None = None, resolved: str | None = None) -> list[Candidate]:
         """The reader points at a span inside a short window (a sentence and its neighbours) around each of
         the best few sentences; a candidate's score is its sentence's plus the reader's confidence in the
         span over its "no answer" (``w_reader``), so the reader can both sharpen and re-rank the answer.
-        Windows of one passage that overlap or touch are read as one text, each keeping its own span."""
+        Windows of one passage that overlap or touch are read as one text, each keeping its own span.
+        ``resolved`` is a follow-up's question with what it refers to filled in (:func:`qa.followup.resolve`)."""
         assert self.reader is not None
         c = self.index.corpus
         scored = sorted(self._sentence_candidates(ranked, question, read, query, anchor), key=lambda x: -x.score)
@@ -181,7 +196,8 @@ class Answerer:
                   for t, lo in zip(texts, starts)]
         out = []
         seen: set[tuple[int, int]] = set()
-        for g in self.reader.read(question, contexts, top=1, within=within):  # best first; one span per window
+        # best first, one span per window; the reader gets the question with its "he"/"it" resolved (a follow-up)
+        for g in self.reader.read(resolved or question, contexts, top=1, within=within):
             if (g.context, g.part) in seen:
                 continue
             seen.add((g.context, g.part))
@@ -214,12 +230,17 @@ class Answerer:
         the ``n_read`` best passages."""
         cfg = self.config
         n_read = n_read or cfg.read_passages
-        query = contextualize(question, turns)
+        resolved = resolve(question, turns)
+        query = contextualize(resolved, turns)
         ranked = rank(self.index, query, k=max(n_read, k), config=cfg, allowed=allowed)
         anchor = self._anchor(turns[-1]["answer"], ranked) if turns and ranked.hits else None
         read = list(range(min(n_read, len(ranked.hits))))
-        find = self._reader_candidates if self.reader else self._sentence_candidates
-        cands = find(ranked, question, read, query, anchor) if ranked.hits else []
+        if not ranked.hits:
+            cands = []
+        elif self.reader:
+            cands = self._reader_candidates(ranked, question, read, query, anchor, resolved)
+        else:
+            cands = self._sentence_candidates(ranked, question, read, query, anchor)
         return Reading(ranked, query, anchor, read, cands)
 
     def conversation(self, question: str, history: object, threshold: float | None = None,
@@ -228,8 +249,15 @@ class Answerer:
         questions are answered first, as the chat would have answered them."""
         if not history or not needs_context(question):
             return []
-        return complete_turns(history, lambda q, earlier: self.answer(  # type: ignore[arg-type]
+        turns = complete_turns(history, lambda q, earlier: self.answer(  # type: ignore[arg-type]
             q, history=earlier, threshold=threshold, allowed=allowed).text)
+        last = turns[-1] if turns else None
+        if last and len(last["answer"].split()) > SHORT_ANSWER_WORDS and self.span_reader is not None:
+            # a sentence answer: the words in it that answer the last question name what the follow-up refers to
+            guesses = self.span_reader.read(last["question"], [last["answer"]], top=1)
+            if guesses and guesses[0].score > guesses[0].null_score:
+                turns[-1] = dict(last, span=last["answer"][guesses[0].start:guesses[0].end])
+        return turns
 
     def answer(self, question: str, history: object = None, top_n: int = 1, threshold: float | None = None,
                k: int | None = None, allowed: np.ndarray | None = None) -> Answer:

@@ -24,7 +24,7 @@ def history_turns(history: Sequence[Any] | None) -> list[tuple[str, str]]:
         if isinstance(item, str):
             turns.append((item, ""))
         elif isinstance(item, dict):
-            ans = item.get("answer") or item.get("text") or ""
+            ans = item.get("span") or item.get("answer") or item.get("text") or ""
             turns.append((str(item.get("question", "")), ans if isinstance(ans, str) else ""))
         else:
             turns.append((str(getattr(item, "question", "")), str(getattr(item, "text", "") or "")))
@@ -56,10 +56,11 @@ def needs_context(question: str) -> bool:
 def contextualize(question: str, history: Sequence[Any] | None) -> str:
     """The query to search with: the question, plus the last question when the new one refers back to it, plus
     the last answer when that answer is short (a reader's span names what "he" or "it" is: "Marat
-    Akhmetzhanov", "the Kazakh interior ministry"; at most ``SHORT_ANSWER_WORDS`` words).
+    Akhmetzhanov", "the Kazakh interior ministry"; at most ``SHORT_ANSWER_WORDS`` words). A turn's ``span``
+    (the words of a whole-sentence answer that answer its question) stands for its answer.
 
-    A whole-sentence answer is left out: on tests/data/seeds-followups.jsonl adding it pulled the previous
-    answer's sentence back as the new answer (7 of 12 right, against 9 of 12 without it).
+    A whole sentence is left out: on tests/data/seeds-followups.jsonl adding it pulled the previous answer's
+    sentence back as the new answer (7 of 12 right, against 9 of 12 without it).
     """
     turns = history_turns(history)
     if not turns or not needs_context(question):
@@ -68,3 +69,71 @@ def contextualize(question: str, history: Sequence[Any] | None) -> str:
     if last_a and len(last_a.split()) <= SHORT_ANSWER_WORDS:
         return f"{question} {last_q} {last_a}"
     return f"{question} {last_q}"
+
+
+# -- resolving what a follow-up refers to ---------------------------------------------------------------
+_WH = {"who", "whom", "whose", "what", "which", "where", "when", "why", "how"}
+_AUX = {"is", "was", "are", "were", "did", "does", "do", "has", "have", "had", "will", "would", "can", "could"}
+_COPULA = {"is", "was", "are", "were"}
+_PERSONAL = re.compile(r"\b(he|she|him|his|her)\b", re.IGNORECASE)
+_IT = re.compile(r"\bit\b", re.IGNORECASE)
+
+
+def _capitalised_run(words: list[str]) -> str:
+    run = []
+    for w in words:
+        if not w[:1].isupper():
+            break
+        run.append(w)
+    return " ".join(run)
+
+
+def _referents(last_q: str, last_a: str) -> tuple[str, str]:
+    """(who "he"/"she" is, what "it" is) after the question ``last_q`` answered with the short span ``last_a``
+    ("" where unknown). The pronoun of a follow-up is taken to point at the subject of the last question: the
+    thing asked for when the question word is the subject ("Who is the president of Kazakhstan?", "Which
+    ministry gave that figure?"), else the name after the auxiliary ("Where did Tokayev give ...?")."""
+    words = last_q.rstrip(" ?.!").split()
+    lower = [w.lower() for w in words]
+    if not words or lower[0] not in _WH:
+        return "", ""
+    aux = next((i for i in range(1, min(len(words), 5)) if lower[i] in _AUX), None)
+    if aux is not None and aux + 1 < len(words):
+        rest = words[aux + 1:]
+        if lower[aux] in _COPULA and aux == 1:  # "Who is Temur Umarov?", "Who is the president of Kazakhstan?"
+            rest_np = " ".join(rest)
+            return (rest_np, "") if lower[0] == "who" else ("", rest_np)
+        name = _capitalised_run(rest)  # "Where did Tokayev give ...?", "What did Putin claim ...?"
+        obj = last_a if lower[0] == "what" else ""
+        return name, obj
+    # the question word is the subject: "Which Kazakh leader addressed the UN?", "Who proposed the change?"
+    return last_a, ("" if lower[0] == "who" else last_a)
+
+
+def resolve(question: str, history: Sequence[Any] | None) -> str:
+    """The question with its first personal pronoun (and its first "it") replaced by what it refers to in the
+    last turn, when that is known; otherwise the question unchanged."""
+    turns = history_turns(history)
+    if not turns:
+        return question
+    last_q, last_a = turns[-1]
+    short = last_a if last_a and len(last_a.split()) <= SHORT_ANSWER_WORDS else ""
+    person, thing = _referents(last_q, short)
+    out = question
+    if person:
+        m = _PERSONAL.search(out)
+        if m:
+            word = m.group(1).lower()
+            sub = f"{person}’s" if word == "his" or (word == "her" and _possessive(out, m.end())) else person
+            out = out[:m.start()] + sub + out[m.end():]
+    if thing:
+        m = _IT.search(out)
+        if m:
+            out = out[:m.start()] + thing + out[m.end():]
+    return out
+
+
+def _possessive(text: str, end: int) -> bool:
+    """True when the pronoun ending at ``end`` is followed by a word it can own ("her office", not "her?")."""
+    nxt = re.match(r"\s+([A-Za-z]+)", text[end:])
+    return nxt is not None and nxt.group(1).lower() not in _AUX
