@@ -23,10 +23,11 @@ from .answertype import expected_type, offers, says_unknown
 from .bm25 import tokenize
 from .calibration import calibrator_for
 from .config import Config
-from .errors import QuestionError
+from .errors import QAError, QuestionError
 from .followup import SHORT_ANSWER_WORDS, complete_turns, contextualize, needs_context, resolve
 from .index import Index
 from .reader import BUNDLED, Reader, bundled_reader_path
+from .rerank import rerank
 from .results import Answer, Citation, Hit
 from .retrieval import Ranked, rank
 from .textnorm import normalize_text
@@ -82,12 +83,14 @@ class Answerer:
         self.calibrator = calibrator_for(index.embedder.model_id, self.method)
         #: The no-answer threshold fitted with the calibration (0.5 where there is none).
         self.default_threshold = self.calibrator.threshold if self.calibrator.threshold is not None else 0.5
+        self._last_ranked: tuple[tuple[str, int], Ranked] | None = None
 
     @cached_property
     def span_reader(self) -> Reader | None:
-        """The reader that names what a previous whole-sentence answer is about, so a follow-up's "he" or "it"
-        can be resolved: the answerer's own reader, else the bundled one (unless ``QA_READER`` turns readers
-        off, or it is not installed)."""
+        """The reader for the answerer's side jobs: naming what a previous whole-sentence answer is about, so
+        that a follow-up's "he" or "it" can be resolved, and re-ranking passages (``Config.rerank``). The
+        answerer's own reader, else the bundled one (unless ``QA_READER`` turns readers off, or it is not
+        installed)."""
         if self.reader is not None:
             return self.reader
         if self.config.reader.lower() in ("none", "off", "sentence") or bundled_reader_path() is None:
@@ -95,6 +98,23 @@ class Answerer:
         from .api import get_reader  # the cached reader; qa.api imports this module
 
         return get_reader(BUNDLED, self.config)
+
+    def retrieve(self, query: str, k: int, allowed: np.ndarray | None = None) -> Ranked:
+        """The ranking of passages for ``query`` (at least ``k``), re-ranked by the reader when the configuration
+        asks for it. The last ranking is kept, so that measuring retrieval and then answering the same question
+        (``qa eval``) re-ranks once."""
+        cfg = self.config
+        key = (query, max(k, cfg.rerank))
+        if allowed is None and self._last_ranked is not None and self._last_ranked[0] == key:
+            return self._last_ranked[1]
+        ranked = rank(self.index, query, k=key[1], config=cfg, allowed=allowed)
+        if cfg.rerank > 1:
+            if self.span_reader is None:
+                raise QAError("re-ranking (QA_RERANK) needs a reader, and readers are turned off (QA_READER)")
+            ranked = rerank(ranked, query, self.span_reader, cfg.rerank, cfg.w_rerank)
+        if allowed is None:
+            self._last_ranked = (key, ranked)
+        return ranked
 
     # -- evidence --------------------------------------------------------------------------------------
     def _coverage(self, q_terms: set[str], terms: set[str]) -> float:
@@ -135,7 +155,7 @@ class Answerer:
         known = sum(bm.knows(t) for t in all_terms) / len(all_terms) if all_terms else 0.0
         rare = max(sorted(all_terms), key=bm.weight) if all_terms else None  # ties go to the first in sorted order
         kind = expected_type(question)
-        top = ranked.hits[0].score or 1.0
+        top = max(h.score for h in ranked.hits) or 1.0  # the first hit's, unless the reader re-ranked them
         wc, wl, wp = self.config.w_answer
         out = []
         for h in read:
@@ -232,7 +252,7 @@ class Answerer:
         n_read = n_read or cfg.read_passages
         resolved = resolve(question, turns)
         query = contextualize(resolved, turns)
-        ranked = rank(self.index, query, k=max(n_read, k), config=cfg, allowed=allowed)
+        ranked = self.retrieve(query, max(n_read, k), allowed)
         anchor = self._anchor(turns[-1]["answer"], ranked) if turns and ranked.hits else None
         read = list(range(min(n_read, len(ranked.hits))))
         if not ranked.hits:

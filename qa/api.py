@@ -69,13 +69,17 @@ def retrieve(question: str, k: int = 5, index: Index | None = None,
     """The ``k`` best passages for ``question``, best first.
 
     Each hit has ``doc_id, start, end, text, score`` and the scores of its parts (``dense_score``,
-    ``bm25_score``, ``sentence_score``). ``only`` limits the search to some document ids or globs.
+    ``bm25_score``, ``sentence_score``). ``only`` limits the search to some document ids or globs. With
+    ``QA_RERANK=N`` the reader re-ranks the best N passages first (:mod:`qa.rerank`; ``reader_score``).
     """
     idx = _resolve(index)
     q = clean_question(question, idx.config.max_question_chars)
     if k < 1:
         raise ValueError(f"k must be at least 1, got {k}")
-    return rank(idx, q, k=k, allowed=scope_mask(idx, only)).hits
+    if not idx.config.rerank:
+        return rank(idx, q, k=k, allowed=scope_mask(idx, only)).hits
+    answerer = Answerer(idx, reader=get_reader(None, idx.config))  # its reader re-ranks the passages
+    return answerer.retrieve(q, k, allowed=scope_mask(idx, only)).hits[:k]
 
 
 def get_reader(reader: str | Reader | None, config: Config | None = None) -> Reader | None:

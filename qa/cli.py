@@ -48,6 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("retrieve", help="ranked passages for a question")
     p.add_argument("question")
     p.add_argument("-k", type=int, default=5, help="how many passages (default 5)")
+    p.add_argument("--rerank", type=int, default=None, metavar="N",
+                   help="let the reader re-rank the best N passages (slower; default: QA_RERANK, else off)")
     p.add_argument("--only", action="append", help="limit to a document id or glob (repeatable)")
     _common(p)
 
@@ -55,6 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("question")
     p.add_argument("-k", type=int, default=5, help="passages shown with the answer (default 5)")
     p.add_argument("--top-n", type=int, default=1, help="up to N distinct answers (default 1)")
+    p.add_argument("--rerank", type=int, default=None, metavar="N",
+                   help="let the reader re-rank the best N passages (slower; default: QA_RERANK, else off)")
     p.add_argument("--history", action="append", help="an earlier question of the conversation (repeatable)")
     p.add_argument("--threshold", type=float, default=None, help="no-answer threshold on confidence")
     p.add_argument("--reader", default=None,
@@ -72,6 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reader", default=None,
                    help="extractive reader: 'bundled', a path or a name ('none': the best sentence)")
     p.add_argument("--out", default=None, help="write per-question rows (JSONL) here")
+    p.add_argument("--rerank", type=int, default=None, metavar="N",
+                   help="let the reader re-rank the best N passages (slower; default: QA_RERANK, else off)")
     _common(p)
 
     p = sub.add_parser("train-reader", help="train the extractive reader on SQuAD-format data")
@@ -116,7 +122,7 @@ def _index(args: argparse.Namespace, docs: str | None = None, as_saved: bool = F
     from .config import Config
     from .index import load_index
 
-    config = Config.from_env(model=args.model)
+    config = Config.from_env(model=args.model, rerank=getattr(args, "rerank", None))
     folder = docs or args.docs
     if folder is None and args.index_dir is not None:
         # --index alone: that index, brought up to date with the folder it was built from (never rebuilt
@@ -178,7 +184,8 @@ def cmd_retrieve(args: argparse.Namespace) -> int:
     for h in hits:
         text = " ".join(h.text.split())
         print(f"{h.rank}. {h.doc_id}:{h.start}-{h.end}  score {h.score:.3f} "
-              f"(dense {h.dense_score:.3f}, bm25 {h.bm25_score:.2f}, sentence {h.sentence_score:.3f})")
+              f"(dense {h.dense_score:.3f}, bm25 {h.bm25_score:.2f}, sentence {h.sentence_score:.3f}"
+              f"{'' if h.reader_score is None else f', reader {h.reader_score:+.2f}'})")
         print(f"   {text[:300]}{'…' if len(text) > 300 else ''}")
     return 0
 

@@ -51,6 +51,9 @@ class Config:
         no_answer_threshold: answers whose confidence is below this are withheld (``QA_NO_ANSWER``);
             None takes the threshold fitted with the calibration (``qa/data/calibration.json``).
         read_passages: how many of the best passages the answerer reads.
+        rerank: how many of the best passages the reader re-ranks (``QA_RERANK``; 0, the default, for none):
+            see :mod:`qa.rerank`. The configured reader does it, else the bundled one.
+        w_rerank: weight of the reader's margin when it re-ranks (0.2, chosen on squad2-open dev).
         reader: extractive reader (``QA_READER``): ``bundled`` for the one shipped in the package, a path or
             hub name for another, empty for none (the answer is then the best sentence).
         reader_windows: how many of the best sentences the reader reads (each with its neighbours): 2, chosen
@@ -81,6 +84,8 @@ class Config:
     w_reader: float = 0.1
     no_answer_threshold: float | None = None
     read_passages: int = 3
+    rerank: int = 0
+    w_rerank: float = 0.2
     max_question_chars: int = 2000
 
     @classmethod

@@ -36,6 +36,8 @@ class Hit:
     bm25_score: float
     sentence_score: float = 0.0
     rank: int = 0
+    #: the reader's span-over-no-answer margin when the passage was re-ranked (:mod:`qa.rerank`), else None
+    reader_score: float | None = None
 
     @property
     def doc_id(self) -> str:
@@ -64,13 +66,15 @@ class Hit:
             "dense_score": self.dense_score,
             "bm25_score": self.bm25_score,
             "sentence_score": self.sentence_score,
+            **({"reader_score": self.reader_score} if self.reader_score is not None else {}),
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Hit:
         passage = Passage(data["doc_id"], int(data["start"]), int(data["end"]), data["text"])
         return cls(passage, float(data["score"]), float(data["dense_score"]), float(data["bm25_score"]),
-                   float(data.get("sentence_score", 0.0)), int(data.get("rank", 0)))
+                   float(data.get("sentence_score", 0.0)), int(data.get("rank", 0)),
+                   None if data.get("reader_score") is None else float(data["reader_score"]))
 
 
 @dataclass(frozen=True)

@@ -196,7 +196,8 @@ def render_sources(answer: Any, titles: Mapping[str, str] | None = None,
             lo = _snap_left(text, max(0, s - passage_chars // 3), 0)
         hi = _snap_right(text, min(len(text), lo + passage_chars), len(text))
         scores = (f'score {_get(h, "score", 0.0):.3f} · dense {_get(h, "dense_score", 0.0):.3f} · '
-                  f'BM25 {_get(h, "bm25_score", 0.0):.2f} · sentence {_get(h, "sentence_score", 0.0):.3f}')
+                  f'BM25 {_get(h, "bm25_score", 0.0):.2f} · sentence {_get(h, "sentence_score", 0.0):.3f}'
+                  + ('' if _get(h, "reader_score") is None else f' · reader {_get(h, "reader_score"):+.2f}'))
         parts.append(
             f'<li class="qa-hit"><div class="qa-cite-head">'
             f'<span class="qa-rank">#{_get(h, "rank", "")}</span> '
