@@ -99,13 +99,13 @@ class Answerer:
 
         return get_reader(BUNDLED, self.config)
 
-    def retrieve(self, query: str, k: int, allowed: np.ndarray | None = None) -> Ranked:
+    def retrieve(self, query: str, k: int, allowed: np.ndarray | None = None, reuse: bool = True) -> Ranked:
         """The ranking of passages for ``query`` (at least ``k``), re-ranked by the reader when the configuration
-        asks for it. The last ranking is kept, so that measuring retrieval and then answering the same question
-        (``qa eval``) re-ranks once."""
+        asks for it. The last ranking is kept and, with ``reuse``, returned again for the same query, so that
+        measuring retrieval and then answering the same question (``qa eval``) ranks once."""
         cfg = self.config
         key = (query, max(k, cfg.rerank))
-        if allowed is None and self._last_ranked is not None and self._last_ranked[0] == key:
+        if reuse and allowed is None and self._last_ranked is not None and self._last_ranked[0] == key:
             return self._last_ranked[1]
         ranked = rank(self.index, query, k=key[1], config=cfg, allowed=allowed)
         if cfg.rerank > 1:

@@ -73,6 +73,8 @@ def test_the_answerer_reranks_once_per_question(index: qa.Index) -> None:
     assert ans.retrieve("When did the glassworks open?", 5).hits == hits and reader.reads == 1
     ans.retrieve("Who proposed the ferry change?", 5)
     assert reader.reads == 2
+    ans.retrieve("Who proposed the ferry change?", 5, reuse=False)  # measured afresh
+    assert reader.reads == 3
 
 
 def test_rerank_without_a_reader_is_a_clear_error(index: qa.Index) -> None:
