@@ -26,13 +26,16 @@ from .config import Config
 from .errors import QAError, QuestionError
 from .followup import SHORT_ANSWER_WORDS, complete_turns, contextualize, needs_context, resolve
 from .index import Index
-from .reader import BUNDLED, Reader, bundled_reader_path
+from .reader import BUNDLED, Reader, bundled_reader_path, scaled_margin
 from .rerank import rerank
 from .results import Answer, Citation, Hit
 from .retrieval import Ranked, rank
 from .textnorm import normalize_text
 
 logger = logging.getLogger(__name__)
+
+#: A previous answer longer than this (a history passed in by a program, not a sentence) is not read again.
+NARROW_MAX_WORDS = 200
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
@@ -224,7 +227,7 @@ class Answerer:
             cd, sids = windows[texts[g.context][3][g.part]][3:]
             s, e = starts[g.context] + g.start, starts[g.context] + g.end
             home = next((int(x) for x in sids if c.s_start[x] <= s < c.s_end[x]), cd.sentence)
-            margin = float(np.clip((g.score - g.null_score) / 10.0, -1.0, 1.0))
+            margin = float(scaled_margin(g.score - g.null_score))
             feats = dict(cd.features, reader=margin)
             out.append(Candidate(cd.hit, home, s, e, cd.score + self.config.w_reader * margin, feats))
         return out
@@ -272,7 +275,8 @@ class Answerer:
         turns = complete_turns(history, lambda q, earlier: self.answer(  # type: ignore[arg-type]
             q, history=earlier, threshold=threshold, allowed=allowed).text)
         last = turns[-1] if turns else None
-        if last and len(last["answer"].split()) > SHORT_ANSWER_WORDS and self.span_reader is not None:
+        if (last and SHORT_ANSWER_WORDS < len(last["answer"].split()) <= NARROW_MAX_WORDS
+                and self.span_reader is not None):
             # a sentence answer: the words in it that answer the last question name what the follow-up refers to
             guesses = self.span_reader.read(last["question"], [last["answer"]], top=1)
             if guesses and guesses[0].score > guesses[0].null_score:

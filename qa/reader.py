@@ -31,6 +31,12 @@ class SpanGuess:
 BUNDLED = "bundled"
 
 
+def scaled_margin(raw: float | np.ndarray) -> np.ndarray:
+    """A span's score over its "no answer" score, divided by 10 and clipped to [-1, 1]: the reader's confidence
+    as the answerer's ``reader`` feature and as the re-ranker's bonus (:mod:`qa.rerank`)."""
+    return np.clip(np.asarray(raw, dtype=float) / 10.0, -1.0, 1.0)
+
+
 def bundled_reader_path() -> str | None:
     """The reader trained by this project and shipped in the package (``qa/data/reader``), if present."""
     from importlib import resources

@@ -16,7 +16,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from .reader import Reader
+from .reader import Reader, scaled_margin
 from .retrieval import Ranked
 
 
@@ -31,7 +31,7 @@ def reader_margins(reader: Reader, question: str, texts: list[str]) -> np.ndarra
 def combine(scores: np.ndarray, margins: np.ndarray, weight: float) -> np.ndarray:
     """Retrieval scores relative to the best, plus ``weight`` times the clipped reader margins."""
     top = float(scores.max()) if len(scores) and scores.max() > 0 else 1.0
-    return scores / top + weight * np.clip(margins / 10.0, -1.0, 1.0)
+    return scores / top + weight * scaled_margin(margins)
 
 
 def rerank(ranked: Ranked, question: str, reader: Reader, depth: int, weight: float) -> Ranked:

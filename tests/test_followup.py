@@ -178,3 +178,16 @@ def test_without_a_reader_a_sentence_answer_is_not_reduced_to_a_name(index: qa.I
                         threshold=0.0)
     assert follow.query == "What time did he want? Who proposed moving the first ferry of the day?"
     assert follow.citations[0].doc_id == "beta.md" and "six o'clock" in follow.text
+
+
+def test_a_huge_previous_answer_is_not_read_again(index: qa.Index) -> None:
+    # a program may pass any text as the previous answer; past NARROW_MAX_WORDS the reader does not read it
+    from qa.answering import NARROW_MAX_WORDS
+
+    history = [{"question": "Who proposed moving the first ferry of the day?",
+                "answer": "James Whitlock proposed it. " * (NARROW_MAX_WORDS // 4 + 1)}]
+    follow = qa.answer("What time did he want?", index=index, history=history, threshold=0.0)
+    assert follow.query == "What time did he want? Who proposed moving the first ferry of the day?"
+    shorter = [{"question": history[0]["question"], "answer": "James Whitlock proposed it. " * 3}]
+    assert qa.answer("What time did he want?", index=index, history=shorter, threshold=0.0).query == (
+        "What time did James Whitlock want?")
