@@ -10,18 +10,25 @@ from .embedding import DEFAULT_MODEL
 
 
 def _env(name: str, default: Any) -> Any:
+    """The setting ``name`` from the environment, parsed like ``default``; a value that does not parse is a
+    one-line :class:`~qa.errors.QAError`."""
     raw = os.environ.get(name)
     if raw is None or raw == "":
         return default
     if isinstance(default, bool):
         return raw.lower() in ("1", "true", "yes", "on")
-    if isinstance(default, int):
-        return int(raw)
-    if isinstance(default, float):
-        return float(raw)
-    if isinstance(default, tuple):
-        return tuple(float(x) for x in raw.split(","))
-    return raw
+    kind = ("a whole number" if isinstance(default, int) else "a number" if isinstance(default, float)
+            else "numbers separated by commas" if isinstance(default, tuple) else None)
+    if kind is None:
+        return raw
+    try:
+        if isinstance(default, tuple):
+            return tuple(float(x) for x in raw.split(","))
+        return type(default)(raw)
+    except ValueError:
+        from .errors import QAError
+
+        raise QAError(f"{name} must be {kind}, not {raw!r}") from None
 
 
 @dataclass(frozen=True)

@@ -476,3 +476,17 @@ def test_index_alone_keeps_to_the_folder_it_was_built_from(built: tuple[Path, Pa
     manifest = json.loads((idx / "manifest.json").read_text())
     assert "sub/gamma.txt" not in [d["doc_id"] for d in manifest["documents"]]
     assert "other.txt" not in [d["doc_id"] for d in manifest["documents"]]
+
+
+@pytest.mark.parametrize(("name", "value", "says"), [
+    ("QA_RERANK", "abc", "QA_RERANK must be a whole number, not 'abc'"),
+    ("QA_W_RERANK", "lots", "QA_W_RERANK must be a number, not 'lots'"),
+    ("QA_W_ANSWER", "1,x", "QA_W_ANSWER must be numbers separated by commas, not '1,x'"),
+])
+def test_a_setting_that_does_not_parse_is_one_line(
+    shared: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch, capsys, cli_main, name: str, value: str, says: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    code = cli_main(["retrieve", HERONS, *common(shared)])
+    assert code != 0
+    assert capsys.readouterr().err.strip().splitlines() == [f"error: {says}"]
