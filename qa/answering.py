@@ -26,7 +26,7 @@ from .config import Config
 from .errors import QAError, QuestionError
 from .followup import SHORT_ANSWER_WORDS, complete_turns, contextualize, needs_context, resolve
 from .index import Index
-from .reader import BUNDLED, Reader, bundled_reader_path, scaled_margin
+from .reader import BUNDLED, READERS_OFF, Reader, bundled_reader_path, scaled_margin
 from .rerank import rerank
 from .results import Answer, Citation, Hit
 from .retrieval import Ranked, rank
@@ -96,7 +96,7 @@ class Answerer:
         installed)."""
         if self.reader is not None:
             return self.reader
-        if self.config.reader.lower() in ("none", "off", "sentence") or bundled_reader_path() is None:
+        if self.config.reader.lower() in READERS_OFF or bundled_reader_path() is None:
             return None
         from .api import get_reader  # the cached reader; qa.api imports this module
 

@@ -24,9 +24,8 @@ from .citations import verify as _verify
 from .config import Config
 from .errors import ScopeError
 from .index import Index
-from .reader import Reader
+from .reader import READERS_OFF, Reader
 from .results import Answer, Hit
-from .retrieval import rank
 
 DEFAULT_DOCS = "seeds"
 _default: Index | None = None
@@ -76,9 +75,7 @@ def retrieve(question: str, k: int = 5, index: Index | None = None,
     q = clean_question(question, idx.config.max_question_chars)
     if k < 1:
         raise ValueError(f"k must be at least 1, got {k}")
-    if not idx.config.rerank:
-        return rank(idx, q, k=k, allowed=scope_mask(idx, only)).hits
-    answerer = Answerer(idx, reader=get_reader(None, idx.config))  # its reader re-ranks the passages
+    answerer = Answerer(idx, reader=get_reader(None, idx.config))  # its reader re-ranks, when configured to
     return answerer.retrieve(q, k, allowed=scope_mask(idx, only)).hits[:k]
 
 
@@ -88,7 +85,7 @@ def get_reader(reader: str | Reader | None, config: Config | None = None) -> Rea
         reader = config.reader
     if isinstance(reader, Reader):
         return reader
-    if not reader or reader.lower() in ("none", "off", "sentence"):
+    if not reader or reader.lower() in READERS_OFF:
         return None
     backend = (config or Config.from_env()).backend
     if (reader, backend) not in _readers:

@@ -36,6 +36,11 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("-v", "--verbose", action="store_true", help="say what is being done")
 
 
+def _rerank(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--rerank", type=int, default=None, metavar="N",
+                   help="let the reader re-rank the best N passages (slower; default: QA_RERANK, else off)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="qa", description="Ask questions about a folder of documents; answers are cited verbatim spans.")
@@ -48,8 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("retrieve", help="ranked passages for a question")
     p.add_argument("question")
     p.add_argument("-k", type=int, default=5, help="how many passages (default 5)")
-    p.add_argument("--rerank", type=int, default=None, metavar="N",
-                   help="let the reader re-rank the best N passages (slower; default: QA_RERANK, else off)")
+    _rerank(p)
     p.add_argument("--only", action="append", help="limit to a document id or glob (repeatable)")
     _common(p)
 
@@ -57,8 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("question")
     p.add_argument("-k", type=int, default=5, help="passages shown with the answer (default 5)")
     p.add_argument("--top-n", type=int, default=1, help="up to N distinct answers (default 1)")
-    p.add_argument("--rerank", type=int, default=None, metavar="N",
-                   help="let the reader re-rank the best N passages (slower; default: QA_RERANK, else off)")
+    _rerank(p)
     p.add_argument("--history", action="append", help="an earlier question of the conversation (repeatable)")
     p.add_argument("--threshold", type=float, default=None, help="no-answer threshold on confidence")
     p.add_argument("--reader", default=None,
@@ -76,8 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reader", default=None,
                    help="extractive reader: 'bundled', a path or a name ('none': the best sentence)")
     p.add_argument("--out", default=None, help="write per-question rows (JSONL) here")
-    p.add_argument("--rerank", type=int, default=None, metavar="N",
-                   help="let the reader re-rank the best N passages (slower; default: QA_RERANK, else off)")
+    _rerank(p)
     _common(p)
 
     p = sub.add_parser("train-reader", help="train the extractive reader on SQuAD-format data")

@@ -29,6 +29,8 @@ class SpanGuess:
 
 
 BUNDLED = "bundled"
+#: Reader names that turn readers off (``QA_READER``, ``--reader``): the answer is then the best sentence.
+READERS_OFF = ("none", "off", "sentence")
 
 
 def scaled_margin(raw: float | np.ndarray) -> np.ndarray:
