@@ -44,6 +44,7 @@ class Example:
     question: str
     context: str
     answers: tuple[tuple[str, int], ...]  # (text, character start in context); empty: unanswerable
+    article: str = ""  # which article of its file the context comes from (distractors are drawn from it)
 
 
 @dataclass
@@ -60,6 +61,7 @@ class Recipe:
     seed: int = 0
     device: str = ""
     limit: int | None = None
+    negatives: int = 0
     data: list[str] = field(default_factory=list)
 
 
@@ -80,7 +82,8 @@ def load_squad(path: str | Path) -> list[Example]:
 
 def _parse_squad(raw: Any, path: str | Path) -> list[Example]:
     out: list[Example] = []
-    for article in raw["data"]:
+    for a_i, article in enumerate(raw["data"]):
+        name = f"{Path(path).name}#{a_i}"
         for para in article["paragraphs"]:
             ctx = para["context"]
             for qa in para["qas"]:
@@ -91,8 +94,35 @@ def _parse_squad(raw: Any, path: str | Path) -> list[Example]:
                         if ctx[s:s + len(a["text"])] != a["text"]:
                             raise QAError(f"{path}: answer of {qa['id']} is not at its offset")
                         answers.append((a["text"], s))
-                out.append(Example(str(qa["id"]), qa["question"], ctx, tuple(answers)))
+                out.append(Example(str(qa["id"]), qa["question"], ctx, tuple(answers), name))
     return out
+
+
+def add_distractors(examples: Sequence[Example], per_question: int, seed: int = 0,
+                    pool: Sequence[Example] | None = None) -> list[Example]:
+    """``examples`` plus, for each answerable one, ``per_question`` unanswerable copies of its question paired
+    with another paragraph of the same article (among ``pool``'s, default ``examples``') that holds none of
+    its answers.
+
+    An open-corpus reader mostly reads passages that are about the right subject but do not answer; SQuAD's own
+    unanswerable questions (348 of the 12,657 here) teach its "no answer" little about those. Paragraphs of the
+    same article are the nearest thing to a retriever's near misses that the training data holds.
+    """
+    if per_question <= 0:
+        return list(examples)
+    rng = random.Random(seed)
+    by_article: dict[str, dict[str, None]] = {}  # an ordered set of each article's paragraphs
+    for e in pool if pool is not None else examples:
+        by_article.setdefault(e.article, {})[e.context] = None
+    extra = []
+    for e in examples:
+        if not e.answers:
+            continue
+        others = [c for c in by_article.get(e.article, {}) if c != e.context
+                  and not any(text.lower() in c.lower() for text, _ in e.answers)]
+        for n, ctx in enumerate(rng.sample(others, min(per_question, len(others)))):
+            extra.append(Example(f"{e.qid}~neg{n}", e.question, ctx, (), e.article))
+    return [*examples, *extra]
 
 
 def load_open_gold(docs: str | Path, questions: str | Path) -> list[Example]:
@@ -359,12 +389,14 @@ def main(args: Any) -> int:
     """``qa train-reader``: see the module docstring."""
     recipe = Recipe(base=args.base, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                     max_length=args.max_length, stride=args.stride, seed=args.seed, device=args.device or "",
-                    limit=args.limit, data=[Path(p).name for p in args.data])
+                    limit=args.limit, negatives=args.negatives, data=[Path(p).name for p in args.data])
     examples: list[Example] = []
     for path in args.data:
         examples.extend(load_squad(path))
+    every = examples
     if recipe.limit:
         examples = random.Random(recipe.seed).sample(examples, min(recipe.limit, len(examples)))
+    examples = add_distractors(examples, recipe.negatives, recipe.seed, pool=every)
     evals: dict[str, list[Example]] = {}
     for path in args.eval or []:
         evals[Path(path).stem] = load_squad(path)

@@ -11,7 +11,16 @@ from pathlib import Path
 import pytest
 
 import qa
-from qa.reader_train import Example, Recipe, featurize, length_batches, load_open_gold, load_squad, train
+from qa.reader_train import (
+    Example,
+    Recipe,
+    add_distractors,
+    featurize,
+    length_batches,
+    load_open_gold,
+    load_squad,
+    train,
+)
 from tests.conftest import HASHING, run_qa, write_docs
 
 torch = pytest.importorskip("torch")
@@ -66,6 +75,26 @@ def test_load_squad_checks_every_answer_offset(tmp_path: Path) -> None:
         load_squad(tmp_path / "junk.json")
     with pytest.raises(qa.QAError, match="cannot read training data"):
         load_squad(tmp_path / "missing.json")
+
+
+def test_distractors_pair_a_question_with_other_paragraphs_of_its_article_that_lack_its_answer() -> None:
+    ex = [Example("a", "Who led it?", "Maria led the survey.", (("Maria", 0),), "f#0"),
+          Example("b", "How many?", "They counted 412 herons.", (("412", 13),), "f#0"),
+          Example("c", "Who else?", "Maria also wrote the report.", (("Maria", 0),), "f#0"),
+          Example("d", "Where?", "In Lagos.", (("Lagos", 3),), "f#1"),
+          Example("x", "What colour?", "Maria led the survey.", (), "f#0")]
+    out = add_distractors(ex, 2, seed=0)
+    assert out[:5] == ex
+    neg = {e.qid: e for e in out[5:]}
+    assert all(not e.answers for e in neg.values())
+    # "a": the only other paragraph of f#0 without "Maria" is the herons one; never a paragraph of f#1
+    assert [e.context for k, e in neg.items() if k.startswith("a~")] == ["They counted 412 herons."]
+    assert {e.context for k, e in neg.items() if k.startswith("b~")} == {"Maria led the survey.",
+                                                                         "Maria also wrote the report."}
+    assert not any(k.startswith(("d~", "x~")) for k in neg)  # d's article has no other paragraph; x: no answer
+    assert add_distractors(ex, 0) == ex and add_distractors(ex, 2, seed=0) == out  # seeded
+    # a sample draws its distractors from the whole data's paragraphs
+    assert [e.context for e in add_distractors(ex[:1], 1, pool=ex)[1:]] == ["They counted 412 herons."]
 
 
 def test_windows_are_labelled_with_the_answer_tokens_or_cls(tiny: Path) -> None:
