@@ -4,6 +4,7 @@
 # Writes benchmarks/results/*.json. About 15 minutes on a 2-core CPU (index build included).
 # RERANK=10 bash benchmarks/run_eval.sh: the same with the reader re-ranking the best 10 passages (qa.rerank),
 # written to *-rerank10.json; about an hour, the reader reading 10 passages for each of the 2,828 questions.
+# READERS=bundled measures only the reader's rows (READERS=default only the default answerer's).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export HF_HUB_OFFLINE=1
@@ -11,7 +12,7 @@ SQUAD=${SQUAD:-../shared/data/squad2-open}
 mkdir -p benchmarks/results benchmarks/out
 # the default row passes no --reader: `--reader none` would also keep the bundled reader from naming what a
 # follow-up's "he" or "it" refers to (qa.answering.Answerer.span_reader)
-for reader in default bundled; do
+for reader in ${READERS:-default bundled}; do
     suffix=$([ "$reader" = default ] && echo "" || echo "-reader")
     read_args=()
     [ "$reader" = default ] || read_args=(--reader "$reader")

@@ -184,10 +184,11 @@ def test_a_huge_previous_answer_is_not_read_again(index: qa.Index) -> None:
     # a program may pass any text as the previous answer; past NARROW_MAX_WORDS the reader does not read it
     from qa.answering import NARROW_MAX_WORDS
 
+    said = "James Whitlock proposed moving the first ferry of the day. "  # 10 words
     history = [{"question": "Who proposed moving the first ferry of the day?",
-                "answer": "James Whitlock proposed it. " * (NARROW_MAX_WORDS // 4 + 1)}]
+                "answer": said * (NARROW_MAX_WORDS // 10 + 1)}]
     follow = qa.answer("What time did he want?", index=index, history=history, threshold=0.0)
     assert follow.query == "What time did he want? Who proposed moving the first ferry of the day?"
-    shorter = [{"question": history[0]["question"], "answer": "James Whitlock proposed it. " * 3}]
+    shorter = [{"question": history[0]["question"], "answer": said * 3}]
     assert qa.answer("What time did he want?", index=index, history=shorter, threshold=0.0).query == (
         "What time did James Whitlock want?")

@@ -144,6 +144,9 @@ def test_an_unwritable_cache_falls_back_to_torch_with_a_warning(
         _ = SentenceTransformerEmbedder(backend="onnx")._onnx
 
 
+FIRED = "President Mirziyoyev fired his foreign minister, Abdulaziz Komilov."
+
+
 def test_an_export_that_fails_falls_back_to_torch_with_a_warning(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -158,8 +161,8 @@ def test_an_export_that_fails_falls_back_to_torch_with_a_warning(
     monkeypatch.setattr(torch.onnx, "export", broken)
     auto = Reader("bundled", backend="auto")
     with caplog.at_level("WARNING"):
-        guesses = auto.read("Which foreign minister was fired?", ["Mirziyoyev fired Abdulaziz Komilov."], top=1)
-    assert guesses and "Komilov" in "Mirziyoyev fired Abdulaziz Komilov."[guesses[0].start:guesses[0].end]
+        guesses = auto.read("Which foreign minister was fired?", [FIRED], top=1)
+    assert guesses and "Komilov" in FIRED[guesses[0].start:guesses[0].end]
     assert "Module onnx is not installed!" in caplog.text and "under torch" in caplog.text
     assert not (tmp_path / "onnx").exists() or not any((tmp_path / "onnx").glob("*/model.onnx"))
     with pytest.raises(QAError, match=r"cannot export .* to ONNX \(OnnxExporterError: Module onnx"):
