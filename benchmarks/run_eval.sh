@@ -1,19 +1,19 @@
 #!/usr/bin/env bash
 # Re-measure the README's quality numbers: `qa eval` on squad2-open (../shared) and on the seeds question sets,
-# with the default answerer (the best sentence) and with the bundled reader (`--reader bundled`).
+# with the default answerer (the bundled reader) and with the sentence answerer (`--reader sentence`).
 # Writes benchmarks/results/*.json. About 15 minutes on a 2-core CPU (index build included).
 # RERANK=10 bash benchmarks/run_eval.sh: the same with the reader re-ranking the best 10 passages (qa.rerank),
 # written to *-rerank10.json; about an hour, the reader reading 10 passages for each of the 2,828 questions.
-# READERS=bundled measures only the reader's rows (READERS=default only the default answerer's).
+# READERS=default measures only the default answerer's rows (READERS=sentence only the sentence answerer's).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export HF_HUB_OFFLINE=1
 SQUAD=${SQUAD:-../shared/data/squad2-open}
 mkdir -p benchmarks/results benchmarks/out
-# the default row passes no --reader: `--reader none` would also keep the bundled reader from naming what a
-# follow-up's "he" or "it" refers to (qa.answering.Answerer.span_reader)
-for reader in ${READERS:-default bundled}; do
-    suffix=$([ "$reader" = default ] && echo "" || echo "-reader")
+# the default row passes no --reader; `--reader sentence` answers with whole sentences, the bundled reader still
+# naming what a follow-up's "he" or "it" refers to (qa.answering.Answerer.span_reader)
+for reader in ${READERS:-default sentence}; do
+    suffix=$([ "$reader" = default ] && echo "" || echo "-$reader")
     read_args=()
     [ "$reader" = default ] || read_args=(--reader "$reader")
     if [ -n "${RERANK:-}" ]; then

@@ -19,14 +19,14 @@ from functools import cached_property
 
 import numpy as np
 
-from .answertype import expected_type, offers, says_unknown
+from .answertype import asks_statement, expected_type, offers, says_unknown
 from .bm25 import tokenize
 from .calibration import calibrator_for
 from .config import Config
 from .errors import QAError, QuestionError
 from .followup import SHORT_ANSWER_WORDS, complete_turns, contextualize, needs_context, resolve
 from .index import Index
-from .reader import BUNDLED, READERS_OFF, Reader, bundled_reader_path, scaled_margin
+from .reader import BUNDLED, NO_MODEL, Reader, bundled_reader_path, scaled_margin
 from .rerank import rerank
 from .results import Answer, Citation, Hit
 from .retrieval import Ranked, rank
@@ -92,11 +92,11 @@ class Answerer:
     def span_reader(self) -> Reader | None:
         """The reader for the answerer's side jobs: naming what a previous whole-sentence answer is about, so
         that a follow-up's "he" or "it" can be resolved, and re-ranking passages (``Config.rerank``). The
-        answerer's own reader, else the bundled one (unless ``QA_READER`` turns readers off, or it is not
+        answerer's own reader, else the bundled one (unless ``QA_READER`` is ``none`` or ``off``, or it is not
         installed)."""
         if self.reader is not None:
             return self.reader
-        if self.config.reader.lower() in READERS_OFF or bundled_reader_path() is None:
+        if self.config.reader.lower() in NO_MODEL or bundled_reader_path() is None:
             return None
         from .api import get_reader  # the cached reader; qa.api imports this module
 
@@ -219,6 +219,7 @@ class Answerer:
                   for t, lo in zip(texts, starts)]
         out = []
         seen: set[tuple[int, int]] = set()
+        statement = asks_statement(resolved or question)
         # best first, one span per window; the reader gets the question with its "he"/"it" resolved (a follow-up)
         for g in self.reader.read(resolved or question, contexts, top=1, within=within):
             if (g.context, g.part) in seen:
@@ -227,6 +228,8 @@ class Answerer:
             cd, sids = windows[texts[g.context][3][g.part]][3:]
             s, e = starts[g.context] + g.start, starts[g.context] + g.end
             home = next((int(x) for x in sids if c.s_start[x] <= s < c.s_end[x]), cd.sentence)
+            if statement:  # "What did he say about X?": the answer is the statement, its whole sentence
+                s, e = min(s, int(c.s_start[home])), max(e, int(c.s_end[home]))
             margin = float(scaled_margin(g.score - g.null_score))
             feats = dict(cd.features, reader=margin)
             out.append(Candidate(cd.hit, home, s, e, cd.score + self.config.w_reader * margin, feats))

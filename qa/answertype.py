@@ -45,6 +45,16 @@ _DATE_A = re.compile(
 _CAPITALISED = re.compile(r"\b[A-Z][\w’'-]*")
 
 
+# "What did the minister say (about extradition)?": the question ends at the verb of saying (or its topic), so
+# the answer is the statement itself, not a phrase inside it. "What did he say Tashkent's silence denotes?"
+# goes on past the verb and asks for a phrase.
+_STATEMENT_Q = re.compile(
+    r"^\s*what (did|does|do|has|have|had|will|would) [^?]+? "
+    r"(say|said|claim|claimed|state|stated|argue|argued|warn|warned|write|written|wrote|announce|announced|add|added)"
+    r"( about [^?]+)?\s*\??\s*$",
+    re.IGNORECASE,
+)
+
 _UNKNOWN = re.compile(
     r"\b(not (yet )?(been )?(reported|known|disclosed|revealed|specified|published|confirmed|given|say|said|clear)|"
     r"unclear|unknown|no (official )?(data|figures?|information|details)|declined to (say|comment|give))\b",
@@ -55,6 +65,11 @@ _UNKNOWN = re.compile(
 def says_unknown(sentence: str) -> bool:
     """True when a sentence says that something is not known or not reported ("officials have not reported")."""
     return bool(_UNKNOWN.search(sentence))
+
+
+def asks_statement(question: str) -> bool:
+    """True for "What did X say?" and "What did X say about Y?": the answer is what was said, a whole clause."""
+    return bool(_STATEMENT_Q.match(question))
 
 
 def expected_type(question: str) -> str | None:

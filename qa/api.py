@@ -12,6 +12,7 @@ Example:
 from __future__ import annotations
 
 import fnmatch
+import logging
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -24,12 +25,14 @@ from .citations import verify as _verify
 from .config import Config
 from .errors import ScopeError
 from .index import Index
-from .reader import READERS_OFF, Reader
+from .reader import BUNDLED, READERS_OFF, Reader, bundled_reader_path
 from .results import Answer, Hit
 
 DEFAULT_DOCS = "seeds"
 _default: Index | None = None
 _readers: dict[tuple[str, str], Reader] = {}
+_warned_missing: list[bool] = []  # the missing bundled reader is reported once
+logger = logging.getLogger(__name__)
 
 
 def load_index(docs: str | Path | None = DEFAULT_DOCS, index_dir: str | Path | None = None,
@@ -81,11 +84,17 @@ def retrieve(question: str, k: int = 5, index: Index | None = None,
 
 def get_reader(reader: str | Reader | None, config: Config | None = None) -> Reader | None:
     """A (cached) reader: the one named, else the configured one (``QA_READER``); ``none`` or empty: no reader."""
-    if reader is None and config is not None:
+    configured = reader is None
+    if configured and config is not None:
         reader = config.reader
     if isinstance(reader, Reader):
         return reader
     if not reader or reader.lower() in READERS_OFF:
+        return None
+    if configured and reader in (BUNDLED, "default") and bundled_reader_path() is None:
+        if not _warned_missing:
+            _warned_missing.append(True)
+            logger.warning("the bundled reader is not installed (qa/data/reader); answering with whole sentences")
         return None
     backend = (config or Config.from_env()).backend
     if (reader, backend) not in _readers:

@@ -65,7 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--history", action="append", help="an earlier question of the conversation (repeatable)")
     p.add_argument("--threshold", type=float, default=None, help="no-answer threshold on confidence")
     p.add_argument("--reader", default=None,
-                   help="extractive reader: 'bundled', a path or a name ('none': the best sentence)")
+                   help="extractive reader: 'bundled' (the default, or QA_READER), a path or a name; "
+                        "'sentence': the best whole sentence")
     p.add_argument("--only", action="append", help="limit to a document id or glob (repeatable)")
     _common(p)
 
@@ -77,7 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--questions", required=True, help="JSONL file of questions with gold answers")
     p.add_argument("--limit", type=int, default=None, help="only the first N questions")
     p.add_argument("--reader", default=None,
-                   help="extractive reader: 'bundled', a path or a name ('none': the best sentence)")
+                   help="extractive reader: 'bundled' (the default, or QA_READER), a path or a name; "
+                        "'sentence': the best whole sentence")
     p.add_argument("--out", default=None, help="write per-question rows (JSONL) here")
     _rerank(p)
     _common(p)

@@ -61,8 +61,9 @@ class Config:
         rerank: how many of the best passages the reader re-ranks (``QA_RERANK``; 0, the default, for none):
             see :mod:`qa.rerank`. The configured reader does it, else the bundled one.
         w_rerank: weight of the reader's margin when it re-ranks (0.2, chosen on squad2-open dev).
-        reader: extractive reader (``QA_READER``): ``bundled`` for the one shipped in the package, a path or
-            hub name for another, empty for none (the answer is then the best sentence).
+        reader: extractive reader (``QA_READER``): ``bundled`` (the default) for the one shipped in the
+            package, a path or hub name for another; ``sentence`` answers with the best whole sentence instead
+            (the bundled reader still names what a follow-up refers to), ``none`` or ``off`` also turns that off.
         reader_windows: how many of the best sentences the reader reads (each with its neighbours): 2, chosen
             on squad2-open dev with ``benchmarks/tune_reader.py`` and the first reader (answer_contains@1
             without abstention 0.520 with 1, 0.534 with 2, 0.537 with 3, which reads half as much again).
@@ -88,7 +89,7 @@ class Config:
     w_answer: tuple[float, float, float] = (0.5, 0.5, 0.0)
     w_type: float = 0.1
     w_near: float = 0.0
-    reader: str = ""
+    reader: str = "bundled"
     reader_windows: int = 2
     w_reader: float = 0.2
     no_answer_threshold: float | None = None

@@ -29,8 +29,11 @@ class SpanGuess:
 
 
 BUNDLED = "bundled"
-#: Reader names that turn readers off (``QA_READER``, ``--reader``): the answer is then the best sentence.
+#: Reader names that turn the reader off (``QA_READER``, ``--reader``): the answer is then the best sentence.
 READERS_OFF = ("none", "off", "sentence")
+#: Of those, the ones that also keep the bundled reader from its side jobs (naming what a follow-up refers
+#: to, re-ranking): ``sentence`` answers with sentences but still uses it there.
+NO_MODEL = ("none", "off")
 
 
 def scaled_margin(raw: float | np.ndarray) -> np.ndarray:

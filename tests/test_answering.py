@@ -27,7 +27,7 @@ def assert_grounded(a: qa.Answer, index: qa.Index) -> None:
 
 
 def test_answer_is_a_cited_verbatim_sentence(index: qa.Index) -> None:
-    a = qa.answer("How many nesting herons did the team count?", index=index, threshold=0.0)
+    a = qa.answer("How many nesting herons did the team count?", index=index, threshold=0.0, reader="sentence")
     assert_grounded(a, index)
     c = a.citations[0]
     assert c.doc_id == "alpha.txt" and "412" in a.text
@@ -100,12 +100,17 @@ def test_markup_inside_a_txt_file_is_quoted_literally(docs_dir: Path, index_dir:
     )
     write_docs(docs_dir, {"notes.txt": raw})
     index = qa.load_index(docs=docs_dir, index_dir=index_dir, config=HASHING, progress=False)
-    a = qa.answer("What snippet was pasted into the kestrel wiki page?", index=index, threshold=0.0)
+    a = qa.answer("What snippet was pasted into the kestrel wiki page?", index=index, threshold=0.0,
+                  reader="sentence")
     assert_grounded(a, index)
     c = a.citations[0]
     assert c.doc_id == "notes.txt"
     assert "<script>alert('kestrel')</script>" in a.text
     assert raw[c.start : c.end] == a.text  # offsets are into the file's own text
+    # the reader (the default) points inside the sentence: still the file's own characters at its offsets
+    r = qa.answer("What snippet was pasted into the kestrel wiki page?", index=index, threshold=0.0)
+    assert_grounded(r, index)
+    assert r.method == "reader:bundled" and raw[r.citations[0].start : r.citations[0].end] == r.text
 
 
 def test_undecodable_document_is_indexed_and_cited(docs_dir: Path, index_dir: Path, caplog) -> None:
@@ -113,9 +118,12 @@ def test_undecodable_document_is_indexed_and_cited(docs_dir: Path, index_dir: Pa
     write_docs(docs_dir, {"latin1.txt": data})
     index = qa.load_index(docs=docs_dir, index_dir=index_dir, config=HASHING, progress=False)
     assert "latin1.txt" in caplog.text and "UTF-8" in caplog.text
-    a = qa.answer("Who opened Caf Rossi on Mill Street?", index=index, threshold=0.0)
+    a = qa.answer("Who opened Caf Rossi on Mill Street?", index=index, threshold=0.0, reader="sentence")
     assert_grounded(a, index)
     assert a.citations[0].doc_id == "latin1.txt" and "\ufffd" in a.text
+    r = qa.answer("Who opened Caf Rossi on Mill Street?", index=index, threshold=0.0)  # the reader
+    assert_grounded(r, index)
+    assert r.citations[0].doc_id == "latin1.txt" and r.text == "Anna Rossi"
 
 
 # -- questions ---------------------------------------------------------------------------------------------
@@ -173,3 +181,47 @@ def test_calibrator() -> None:
 def test_a_feature_missing_from_a_candidate_counts_as_zero() -> None:
     fitted = Calibrator((1.0,) * len(FEATURES), 0.0)
     assert fitted.prob({"sent_cos": 0.0}) == pytest.approx(0.5)
+
+
+# -- the default answerer --------------------------------------------------------------------------------
+
+
+def test_the_bundled_reader_answers_by_default_and_sentence_turns_it_off(index: qa.Index, monkeypatch) -> None:
+    from qa.api import get_reader
+
+    q = "How many nesting herons did the team count?"
+    assert qa.answer(q, index=index, threshold=0.0).method == "reader:bundled"
+    assert qa.answer(q, index=index, threshold=0.0, reader="sentence").method == "sentence"
+    monkeypatch.setenv("QA_READER", "sentence")
+    assert get_reader(None, Config.from_env()) is None
+
+
+def test_without_the_bundled_reader_the_default_falls_back_to_sentences_with_one_warning(
+    index: qa.Index, monkeypatch, caplog
+) -> None:
+    import qa.api
+
+    monkeypatch.setattr(qa.api, "bundled_reader_path", lambda: None)
+    monkeypatch.setattr(qa.api, "_warned_missing", [])
+    monkeypatch.setattr(qa.api, "_readers", {})
+    with caplog.at_level("WARNING"):
+        a = qa.answer("How many nesting herons did the team count?", index=index, threshold=0.0)
+        b = qa.answer("Who proposed moving the first ferry?", index=index, threshold=0.0)
+    assert a.method == b.method == "sentence"
+    assert caplog.text.count("the bundled reader is not installed") == 1
+    with pytest.raises(qa.QAError, match="bundled reader is not installed"):  # asked for by name: an error
+        monkeypatch.setattr("qa.reader.bundled_reader_path", lambda: None)
+        qa.answer("Who proposed moving the first ferry?", index=index, reader="bundled")
+
+
+def test_a_question_about_what_was_said_is_answered_with_the_statement(docs_dir: Path, index_dir: Path) -> None:
+    raw = ("Harbour Council\n\nThe harbour master is Ines Caskey. \"Ferries will not sail before dawn,\" "
+           "Caskey said about the new timetable on Monday. The council meets in the old customs house.\n")
+    write_docs(docs_dir, {"council.txt": raw})
+    index = qa.load_index(docs=docs_dir, index_dir=index_dir, config=HASHING, progress=False)
+    a = qa.answer("What did Caskey say about the new timetable?", index=index, threshold=0.0)
+    assert_grounded(a, index)
+    assert a.method == "reader:bundled"
+    assert a.text.startswith('"Ferries will not sail before dawn,"') and a.text.endswith("on Monday.")
+    c = a.citations[0]
+    assert raw[c.start:c.end] == a.text and c.start == c.sentence_start and c.end == c.sentence_end

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from qa.answertype import DATE, NAME, NUMBER, expected_type, offers, says_unknown
+from qa.answertype import DATE, NAME, NUMBER, asks_statement, expected_type, offers, says_unknown
 
 
 @pytest.mark.parametrize(("question", "kind"), [
@@ -44,3 +44,18 @@ def test_says_unknown() -> None:
     assert says_unknown("Kyrgyz migration officials have not reported the number of Russians who arrived.")
     assert says_unknown("It is unclear how these people can adapt.")
     assert not says_unknown("Almost 100,000 Russians entered Kazakhstan.")
+
+
+@pytest.mark.parametrize(("question", "statement"), [
+    ("What did he say about extradition?", True),
+    ("What did the minister of internal affairs say about extradition?", True),
+    ("What did Tokayev say?", True),
+    ("what has the ministry claimed about the border", True),
+    ("What did he say Tashkent's silence denotes?", False),  # goes on past the verb: asks for a phrase
+    ("What has the Kazakh government said it will not help Russia get around?", False),
+    ("What did he urge there?", False),
+    ("Who said it?", False),
+    ("What is the capital?", False),
+])
+def test_asks_statement(question: str, statement: bool) -> None:
+    assert asks_statement(question) is statement

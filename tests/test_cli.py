@@ -385,6 +385,8 @@ def test_undecodable_and_empty_files_warn(tmp_path: Path, index_dir: Path) -> No
                 "Who opened Caf Rossi on Mill Street?",
                 "--threshold",
                 "0",
+                "--reader",
+                "sentence",
                 "--json",
                 "--docs",
                 str(folder),

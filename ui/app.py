@@ -326,7 +326,7 @@ def build_app(index: Index | ChatService, docs_folder: str | Path | None = None,
         turns = gr.State([])
         with gr.Row(equal_height=False):
             with gr.Column(scale=3, min_width=420):
-                gr.Markdown(f"## {title}\nAnswers are sentences quoted from the documents, with where they "
+                gr.Markdown(f"## {title}\nAnswers are words quoted from the documents, with where they "
                             "come from: the quoted span is <mark>highlighted</mark> in its passage.")
                 chatbot = gr.Chatbot(
                     elem_id="qa-chat", label="Conversation", height="calc(100vh - 290px)", min_height=440,

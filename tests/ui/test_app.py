@@ -87,7 +87,7 @@ def test_uploaded_pdf_is_cited_with_its_page(service: ChatService, tmp_path: Pat
                                   [], [], 5, 0.0, only=["glassworks.pdf"])
     shown = text_of(messages[1]["content"])
     assert "glassworks.pdf, page 2, characters" in shown
-    assert "8,400 bottles" in re.search(r"<mark[^>]*>(.*?)</mark>", messages[1]["content"]).group(1)
+    assert "8,400" in re.search(r"<mark[^>]*>(.*?)</mark>", messages[1]["content"]).group(1)
 
 
 def test_follow_up_passes_the_conversation_as_history(service: ChatService, monkeypatch) -> None:

@@ -53,9 +53,9 @@ def test_answer_is_marked_and_cited_and_a_follow_up_works(page: Any, tmp_path: P
 
 def test_document_with_script_is_shown_as_text_and_never_runs(page: Any) -> None:
     reply = ask(page, HOSTILE_QUESTION)
-    assert HOSTILE_NAME in reply.inner_text()
-    assert any(HOSTILE_SCRIPT in m for m in marks(reply)), reply.inner_text()
-    assert HOSTILE_IMG in reply.inner_text()  # the sentence after the mark, as text
+    assert HOSTILE_NAME in reply.inner_text() and marks(reply), reply.inner_text()  # the reader's span, marked
+    assert HOSTILE_SCRIPT in reply.inner_text()  # the rest of its sentence, as text
+    assert HOSTILE_IMG in reply.inner_text()  # and the sentence after it
     open_sources(page)
     page.locator("#qa-chat .qa-doc").first.hover()  # its tooltip is the hostile document's first line
     page.wait_for_timeout(500)  # give any injected handler (img onerror, …) the time to fire
@@ -85,7 +85,7 @@ def test_upload_through_the_page_then_ask_about_it(page: Any, chat_server: ChatS
     assert "orchard-report.md" in page.locator("#qa-docs").inner_text()
     assert (chat_server.docs / "orchard-report.md").exists()
     reply = ask(page, "How many cider apple trees did the Wexcombe orchard plant?")
-    assert any("1,200 cider apple trees" in m for m in marks(reply)), reply.inner_text()
+    assert any("1,200" in m for m in marks(reply)), reply.inner_text()
     assert "orchard-report.md" in reply.inner_text()
 
 
@@ -96,7 +96,7 @@ def test_pdf_upload_then_a_scoped_question_cites_its_page_and_shows_other_answer
     choose_scope(page, "glassworks-report.pdf")
     set_threshold(page, 0)
     reply = ask(page, "How many bottles did the furnace at Hollow Ridge produce in March?")
-    assert any("8,400 bottles" in m for m in marks(reply)), reply.inner_text()
+    assert any("8,400" in m for m in marks(reply)), reply.inner_text()
     assert "glassworks-report.pdf, page 2, characters" in reply.inner_text()
     page.locator("#qa-chat").get_by_text("Other possible answers (", exact=False).last.click()
     others = page.locator("#qa-chat .qa-alternatives").last
