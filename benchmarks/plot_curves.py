@@ -26,8 +26,8 @@ def main() -> int:
 
     table = json.loads((ROOT / "qa" / "data" / "calibration.json").read_text())
     fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=120)
-    for name, key, label in (("answer_curve.json", "all-MiniLM-L6-v2|sentence", "sentence (default)"),
-                             ("reader_curve.json", "all-MiniLM-L6-v2|reader:bundled", "bundled reader")):
+    for name, key, label in (("answer_curve.json", "all-MiniLM-L6-v2|sentence", "sentence"),
+                             ("reader_curve.json", "all-MiniLM-L6-v2|reader:bundled", "bundled reader (default)")):
         curve = json.loads((ROOT / "benchmarks" / "out" / name).read_text())
         pts = [(p["coverage"], p["precision"]) for p in curve if p["coverage"] > 0]
         line, = ax.plot([c for c, _ in pts], [p for _, p in pts], label=label)
