@@ -196,6 +196,23 @@ def cmd_retrieve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _in_sentence(a: Any, c: Any, width: int = 300) -> str | None:
+    """The sentence around a cited span shorter than it, the span in [brackets] (from the answer's passages)."""
+    if c.start <= c.sentence_start and c.end >= c.sentence_end:
+        return None
+    passage = next((h for h in a.passages if h.doc_id == c.doc_id and h.start <= c.sentence_start
+                    and c.sentence_end <= h.end), None)
+    if passage is None:
+        return None
+    def cut(lo: int, hi: int) -> str:
+        return " ".join(passage.text[lo - passage.start:hi - passage.start].split())
+    before, span, after = cut(c.sentence_start, c.start), cut(c.start, c.end), cut(c.end, c.sentence_end)
+    room = max(0, width - len(span)) // 2
+    before = before if len(before) <= room else "…" + before[-room:]
+    after = after if len(after) <= room else after[:room] + "…"
+    return " ".join(x for x in (before, f"[{span}]", after) if x)
+
+
 def _print_answer(a: Any) -> None:
     if a.no_answer:
         print(f"The documents do not say (confidence {a.confidence:.2f}). Nearest passages:")
@@ -206,6 +223,9 @@ def _print_answer(a: Any) -> None:
     for n, c in enumerate(a.citations, 1):
         page = f", page {c.page}" if c.page else ""
         print(f"  [{n}] {c.doc_id}{page}, characters {c.start}-{c.end}")
+        context = _in_sentence(a, c)
+        if context:
+            print(f"      in: {context}")
     print(f"  confidence {a.confidence:.2f}")
     for n, alt in enumerate(a.alternatives, 2):
         c = alt.citations[0]

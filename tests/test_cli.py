@@ -135,8 +135,14 @@ def test_ask_json_is_exactly_to_dict(shared: tuple[Path, Path]) -> None:
 
 def test_ask_text(shared: tuple[Path, Path]) -> None:
     r = ok(run_qa("ask", HERONS, "--threshold", "0", *common(shared)))
-    assert "412" in r.stdout.splitlines()[0]
+    lines = r.stdout.splitlines()
+    assert "412" in lines[0]
     assert "[1] alpha.txt, characters" in r.stdout and "confidence" in r.stdout
+    # the reader's span is shown in its sentence, marked with brackets
+    context = next(line for line in lines if line.strip().startswith("in: "))
+    assert f"[{lines[0]}]" in context and len(context.strip()) > len(lines[0]) + 6
+    r = ok(run_qa("ask", HERONS, "--threshold", "0", "--reader", "sentence", *common(shared)))
+    assert "412" in r.stdout.splitlines()[0] and "in: " not in r.stdout  # a whole sentence needs no context
     r = ok(run_qa("ask", HERONS, "--threshold", "1.01", *common(shared)))
     assert r.stdout.startswith("The documents do not say")
 
