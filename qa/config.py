@@ -38,7 +38,7 @@ class Config:
     Attributes:
         model: embedding model name or path (``QA_MODEL``); the default is the packaged all-MiniLM-L6-v2.
         device: torch device for embedding (``QA_DEVICE``); empty picks a GPU if there is one.
-        batch_size: passages per forward pass when building (``QA_BATCH_SIZE``); 0 picks 16 on a CPU, 64 on a
+        batch_size: passages per forward pass when building (``QA_BATCH_SIZE``); 0 picks 16 on a CPU, 256 on a
             GPU (measured by ``benchmarks/embed_throughput.py``).
         backend: how the models run (``QA_BACKEND``): ``auto`` encodes questions and runs the reader with ONNX
             Runtime on a CPU when the model allows it (exported once, cached; the same outputs as torch, without
