@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -145,6 +146,25 @@ def test_ask_text(shared: tuple[Path, Path]) -> None:
     assert "412" in r.stdout.splitlines()[0] and "in: " not in r.stdout  # a whole sentence needs no context
     r = ok(run_qa("ask", HERONS, "--threshold", "1.01", *common(shared)))
     assert r.stdout.startswith("The documents do not say")
+
+
+def test_a_reader_folder_that_is_not_there_is_one_line(shared: tuple[Path, Path], tmp_path: Path) -> None:
+    r = run_qa("ask", HERONS, "--reader", str(tmp_path / "no-such-reader"), *common(shared))
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert r.stderr.strip().splitlines() == [f"error: reader folder not found: {tmp_path / 'no-such-reader'} "
+                                             "(QA_READER / --reader: 'bundled', 'sentence', a local model folder "
+                                             "or a hub name)"]
+
+
+def test_output_into_a_closed_pipe_is_quiet(shared: tuple[Path, Path]) -> None:
+    """`qa ask ... | head -1`: once the reader of the output has gone, no error and no traceback."""
+    from tests.conftest import cli_env
+
+    proc = subprocess.Popen([sys.executable, "-m", "qa", "ask", HERONS, "--top-n", "3", *common(shared)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=cli_env())
+    proc.stdout.close()  # like `head` exiting before the answer is printed
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0 and err.decode() == "", err.decode()
 
 
 def test_ask_follow_up_with_history(shared: tuple[Path, Path]) -> None:
