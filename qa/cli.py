@@ -312,12 +312,14 @@ def main(argv: list[str] | None = None) -> int:
     from .errors import QAError
 
     try:
-        return COMMANDS[args.command](args)
+        status = COMMANDS[args.command](args)
+        sys.stdout.flush()  # a closed pipe shows here, inside the handlers, not in the interpreter's exit
+        return status
     except QAError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # `qa ask ... | head`: the reader of our output left; nothing to report
-        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - so the interpreter's final flush does not fail too
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # what is still buffered goes nowhere
         return 0
     except KeyboardInterrupt as exc:  # an interrupted build says what it kept (qa.index.IndexingInterrupted)
         print(f"interrupted: {exc}" if str(exc) else "interrupted", file=sys.stderr)
