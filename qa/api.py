@@ -25,13 +25,13 @@ from .citations import verify as _verify
 from .config import Config
 from .errors import ScopeError
 from .index import Index
-from .reader import BUNDLED, READERS_OFF, Reader, bundled_reader_path
+from .reader import BUNDLED_NAMES, READERS_OFF, Reader, bundled_reader_path
 from .results import Answer, Hit
 
 DEFAULT_DOCS = "seeds"
 _default: Index | None = None
 _readers: dict[tuple[str, str], Reader] = {}
-_warned_missing: list[bool] = []  # the missing bundled reader is reported once
+_warned_missing = False  # the missing bundled reader is reported once
 logger = logging.getLogger(__name__)
 
 
@@ -84,6 +84,7 @@ def retrieve(question: str, k: int = 5, index: Index | None = None,
 
 def get_reader(reader: str | Reader | None, config: Config | None = None) -> Reader | None:
     """A (cached) reader: the one named, else the configured one (``QA_READER``); ``none`` or empty: no reader."""
+    global _warned_missing
     configured = reader is None
     if configured and config is not None:
         reader = config.reader
@@ -91,9 +92,9 @@ def get_reader(reader: str | Reader | None, config: Config | None = None) -> Rea
         return reader
     if not reader or reader.lower() in READERS_OFF:
         return None
-    if configured and reader in (BUNDLED, "default") and bundled_reader_path() is None:
+    if configured and reader in BUNDLED_NAMES and bundled_reader_path() is None:
         if not _warned_missing:
-            _warned_missing.append(True)
+            _warned_missing = True
             logger.warning("the bundled reader is not installed (qa/data/reader); answering with whole sentences")
         return None
     backend = (config or Config.from_env()).backend

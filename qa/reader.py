@@ -29,6 +29,8 @@ class SpanGuess:
 
 
 BUNDLED = "bundled"
+#: The names of the shipped reader (``QA_READER``, ``--reader``, ``Reader(...)``).
+BUNDLED_NAMES = (BUNDLED, "default")
 #: Reader names that turn the reader off (``QA_READER``, ``--reader``): the answer is then the best sentence.
 READERS_OFF = ("none", "off", "sentence")
 #: Of those, the ones that also keep the bundled reader from its side jobs (naming what a follow-up refers
@@ -52,7 +54,7 @@ def bundled_reader_path() -> str | None:
 
 def resolve_reader(name: str) -> str:
     """``bundled`` (or ``default``) is the shipped reader; anything else is a path or hub name."""
-    if name in (BUNDLED, "default"):
+    if name in BUNDLED_NAMES:
         path = bundled_reader_path()
         if path is None:
             from .errors import QAError
@@ -83,7 +85,7 @@ class Reader:
     def __init__(self, model: str, max_length: int = 384, stride: int = 128, max_answer_tokens: int = 30,
                  device: str | None = None, backend: str = "auto") -> None:
         self.model_name = resolve_reader(model)
-        bundled = model in (BUNDLED, "default") or self.model_name == bundled_reader_path()
+        bundled = model in BUNDLED_NAMES or self.model_name == bundled_reader_path()
         #: ``bundled`` for the shipped reader, else the folder or hub name (keys the calibration).
         self.model_id = BUNDLED if bundled else (os.path.basename(os.path.normpath(self.model_name)) or self.model_name)
         self.max_length = max_length

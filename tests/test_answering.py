@@ -202,7 +202,7 @@ def test_without_the_bundled_reader_the_default_falls_back_to_sentences_with_one
     import qa.api
 
     monkeypatch.setattr(qa.api, "bundled_reader_path", lambda: None)
-    monkeypatch.setattr(qa.api, "_warned_missing", [])
+    monkeypatch.setattr(qa.api, "_warned_missing", False)
     monkeypatch.setattr(qa.api, "_readers", {})
     with caplog.at_level("WARNING"):
         a = qa.answer("How many nesting herons did the team count?", index=index, threshold=0.0)
