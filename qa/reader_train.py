@@ -111,15 +111,16 @@ def add_distractors(examples: Sequence[Example], per_question: int, seed: int = 
     if per_question <= 0:
         return list(examples)
     rng = random.Random(seed)
-    by_article: dict[str, dict[str, None]] = {}  # an ordered set of each article's paragraphs
+    by_article: dict[str, dict[str, str]] = {}  # each article's paragraphs, in order, each with its lower case
     for e in pool if pool is not None else examples:
-        by_article.setdefault(e.article, {})[e.context] = None
+        by_article.setdefault(e.article, {})[e.context] = e.context.lower()
     extra = []
     for e in examples:
         if not e.answers:
             continue
-        others = [c for c in by_article.get(e.article, {}) if c != e.context
-                  and not any(text.lower() in c.lower() for text, _ in e.answers)]
+        answers = [text.lower() for text, _ in e.answers]
+        others = [c for c, low in by_article.get(e.article, {}).items() if c != e.context
+                  and not any(a in low for a in answers)]
         for n, ctx in enumerate(rng.sample(others, min(per_question, len(others)))):
             extra.append(Example(f"{e.qid}~neg{n}", e.question, ctx, (), e.article))
     return [*examples, *extra]
