@@ -19,7 +19,7 @@ from functools import cached_property
 
 import numpy as np
 
-from .answertype import asks_statement, expected_type, offers, says_unknown
+from .answertype import asks_statement, expected_type, offers, quoted, says_unknown
 from .bm25 import tokenize
 from .calibration import calibrator_for
 from .config import Config
@@ -280,9 +280,13 @@ class Answerer:
         last = turns[-1] if turns else None
         if (last and SHORT_ANSWER_WORDS < len(last["answer"].split()) <= NARROW_MAX_WORDS
                 and self.span_reader is not None):
-            # a sentence answer: the words in it that answer the last question name what the follow-up refers to
-            guesses = self.span_reader.read(last["question"], [last["answer"]], top=1)
-            if guesses and guesses[0].score > guesses[0].null_score:
+            # a sentence answer: the words in it that answer the last question name what the follow-up refers to;
+            # when that question asked for a statement ("What did he claim?"), the words quoted are the statement
+            said = quoted(last["answer"]) if asks_statement(last["question"]) else ""
+            guesses = [] if said else self.span_reader.read(last["question"], [last["answer"]], top=1)
+            if said:
+                turns[-1] = dict(last, span=said)
+            elif guesses and guesses[0].score > guesses[0].null_score:
                 turns[-1] = dict(last, span=last["answer"][guesses[0].start:guesses[0].end])
         return turns
 

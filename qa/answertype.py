@@ -67,6 +67,16 @@ def says_unknown(sentence: str) -> bool:
     return bool(_UNKNOWN.search(sentence))
 
 
+_QUOTE = re.compile(r"“([^”]+)”|‘([^’]+)’|\"([^\"]+)\"")
+
+
+def quoted(sentence: str) -> str:
+    """The longest passage in quotation marks in ``sentence`` (what a statement said), without its closing
+    punctuation; "" when nothing is quoted."""
+    parts = [next(g for g in m.groups() if g) for m in _QUOTE.finditer(sentence)]
+    return max(parts, key=len).strip().rstrip(",.;:!?") if parts else ""
+
+
 def asks_statement(question: str) -> bool:
     """True for "What did X say?" and "What did X say about Y?": the answer is what was said, a whole clause."""
     return bool(_STATEMENT_Q.match(question))

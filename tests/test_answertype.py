@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from qa.answertype import DATE, NAME, NUMBER, asks_statement, expected_type, offers, says_unknown
+from qa.answertype import DATE, NAME, NUMBER, asks_statement, expected_type, offers, quoted, says_unknown
 
 
 @pytest.mark.parametrize(("question", "kind"), [
@@ -59,3 +59,16 @@ def test_says_unknown() -> None:
 ])
 def test_asks_statement(question: str, statement: bool) -> None:
     assert asks_statement(question) is statement
+
+
+@pytest.mark.parametrize(("sentence", "said"), [
+    ("One reason may be that Mr. Putin has said “Kazakhs never had a state,” a claim similar to another.",
+     "Kazakhs never had a state"),
+    ("He urged ‘unity, common sense and patience’ in his address.", "unity, common sense and patience"),
+    ('The mayor said "we will stay." Then she left.', "we will stay"),
+    ("“No,” he said, “the ferry leaves at six o’clock sharp.”", "the ferry leaves at six o’clock sharp"),  # longest
+    ("Tokayev’s government has not said anything.", ""),  # an apostrophe is not a quotation mark
+    ("Nothing is quoted here.", ""),
+])
+def test_quoted(sentence: str, said: str) -> None:
+    assert quoted(sentence) == said

@@ -180,6 +180,20 @@ def test_without_a_reader_a_sentence_answer_is_not_reduced_to_a_name(index: qa.I
     assert follow.citations[0].doc_id == "beta.md" and "six o'clock" in follow.text
 
 
+def test_it_after_a_statement_is_what_was_quoted(index: qa.Index) -> None:
+    # "What did X say?" was answered with a whole sentence: "it" is the statement, the words in quotation marks
+    # (not a name the reader would pick out of the sentence)
+    said = "James Whitlock, who chairs the harbour board in Oban, said “the timetable must change” on Tuesday."
+    history = [{"question": "What did James Whitlock say about the ferry?", "answer": said}]
+    follow = qa.answer("When did he say it?", index=index, history=history, threshold=0.0)
+    # (the reader alone picks "the timetable" out of that sentence)
+    assert follow.query.startswith("When did James Whitlock say the timetable must change?")
+    # another kind of question: the reader names what the sentence answers
+    other = [{"question": "Who spoke at the meeting about the ferry?", "answer": said}]
+    assert "the timetable must change" not in qa.answer("When did he say it?", index=index, history=other,
+                                                         threshold=0.0).query
+
+
 def test_a_huge_previous_answer_is_not_read_again(index: qa.Index) -> None:
     # a program may pass any text as the previous answer; past NARROW_MAX_WORDS the reader does not read it
     from qa.answering import NARROW_MAX_WORDS
