@@ -112,6 +112,9 @@ class Answer:
     query: str = ""
     method: str = "sentence"
     alternatives: tuple[Answer, ...] = field(default=())
+    #: when the answer is withheld (``no_answer``), where the best candidate stood (its confidence is
+    #: ``confidence``): never an answer, kept so that a program or ``qa eval`` can see what was held back
+    withheld: Citation | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -124,6 +127,7 @@ class Answer:
             "citations": [c.to_dict() for c in self.citations],
             "passages": [h.to_dict() for h in self.passages],
             "alternatives": [a.to_dict() for a in self.alternatives],
+            "withheld": self.withheld.to_dict() if self.withheld else None,
         }
 
     @classmethod
@@ -139,4 +143,5 @@ class Answer:
             query=data.get("query", ""),
             method=data.get("method", ""),
             alternatives=tuple(cls.from_dict(a) for a in data.get("alternatives", [])),
+            withheld=Citation.from_dict(data["withheld"]) if data.get("withheld") else None,
         )

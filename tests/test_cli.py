@@ -281,6 +281,8 @@ def test_eval_json_keys(shared: tuple[Path, Path], tmp_path: Path) -> None:
         "recall@10",
         "mrr",
         "answer_contains@1",
+        "sentence_contains@1",
+        "guess_sentence_contains@1",
         "HasAns_exact",
         "HasAns_f1",
         "NoAns_exact",

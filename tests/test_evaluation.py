@@ -120,12 +120,16 @@ def test_summarize_definitions() -> None:
         {"answerable": False, "rank": None, "contains": False, "exact": 1.0, "f1": 1.0, "no_answer": True},
         {"answerable": False, "rank": None, "contains": False, "exact": 0.0, "f1": 0.0, "no_answer": False},
     ]
+    # where the sentence holds the gold: the second's span missed it, the third's withheld guess found it
+    for r, sent, guess in zip(rows, [1, 1, 0, 0, 0, 0], [1, 1, 1, 0, 0, 0], strict=True):
+        r["sentence_contains"], r["guess_sentence_contains"] = bool(sent), bool(guess)
     s = summarize(rows, cites_ok=3, cites_all=4, r_ms=[1.0, 2.0, 3.0], a_ms=[5.0, 7.0])
     assert tuple(s) == KEYS
     assert s["n"] == 6
     assert s["recall@1"] == 0.25 and s["recall@5"] == 0.5 and s["recall@10"] == 0.75
     assert s["mrr"] == pytest.approx((1 + 1 / 3 + 0 + 1 / 7) / 4)
     assert s["answer_contains@1"] == 0.25
+    assert s["sentence_contains@1"] == 0.5 and s["guess_sentence_contains@1"] == 0.75
     assert s["HasAns_exact"] == 0.25 and s["HasAns_f1"] == pytest.approx(1.5 / 4)
     assert s["NoAns_exact"] == 0.5
     assert s["exact"] == pytest.approx(2 / 6) and s["f1"] == pytest.approx(2.5 / 6)
@@ -209,12 +213,24 @@ def test_evaluate_on_a_small_set(index: qa.Index) -> None:
     assert by_id["n1"]["rank"] is None and by_id["n1"]["answerable"] is False
     for r in rows:
         if r["no_answer"]:
-            assert r["prediction"] is None and not r["contains"]
+            assert r["prediction"] is None and not r["contains"] and not r["sentence_contains"]
+        assert r["contains"] <= r["sentence_contains"] <= r["guess_sentence_contains"]
     has = [r for r in rows if r["answerable"]]
     assert summary["recall@1"] == pytest.approx(sum(r["rank"] == 1 for r in has) / 3)
     assert summary["answer_contains@1"] == pytest.approx(sum(r["contains"] for r in has) / 3)
     assert summary["NoAns_exact"] == float(by_id["n1"]["no_answer"])
     assert summary["exact"] == pytest.approx(sum(r["exact"] for r in rows) / 4)
+
+
+def test_a_withheld_answer_keeps_its_best_guess(index: qa.Index) -> None:
+    # the same question, answered and withheld: the withheld answer names the place it would have cited
+    answered = qa.answer(QUESTIONS[0]["question"], index=index, threshold=0.0)
+    withheld = qa.answer(QUESTIONS[0]["question"], index=index, threshold=1.01)
+    assert answered.withheld is None and withheld.no_answer and withheld.text is None and not withheld.citations
+    assert withheld.withheld == answered.citations[0] and withheld.confidence == answered.confidence
+    assert qa.Answer.from_dict(withheld.to_dict()).withheld == withheld.withheld  # kept in the JSON
+    _, rows = evaluate(index, QUESTIONS[:1], qa.answering.Answerer(index, index.config.with_(no_answer_threshold=1.01)))
+    assert rows[0]["no_answer"] and not rows[0]["sentence_contains"] and rows[0]["guess_sentence_contains"]
 
 
 def test_evaluate_rows_agree_with_the_answers(index: qa.Index) -> None:

@@ -24,7 +24,9 @@ def test_answer_round_trip_through_json(index: qa.Index) -> None:
         "citations",
         "passages",
         "alternatives",
+        "withheld",
     }
+    assert d["withheld"] is None  # answered: nothing held back
     loaded = json.loads(json.dumps(d))
     back = Answer.from_dict(loaded)
     assert back.to_dict() == d
