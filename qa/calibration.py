@@ -59,9 +59,23 @@ def _table() -> dict:
         return {}
 
 
+_warned: set[str] = set()  # readers already reported as not calibrated
+
+
 def calibrator_for(model_id: str, method: str) -> Calibrator:
-    entry = _table().get(f"{model_id}|{method}")
-    if entry is None:
+    """The fitted calibration of an embedding model and answering method. A reader without one of its own
+    (one the user brought) gets the sentence answerer's, which does not use the reader's score; with no
+    calibration at all (an embedding model nobody fitted), the confidence is an uncalibrated average and the
+    no-answer threshold 0.5."""
+    table = _table()
+    entry = table.get(f"{model_id}|{method}")
+    if entry is None and method.startswith("reader:") and f"{model_id}|sentence" in table:
+        if f"{model_id}|{method}" not in _warned:
+            _warned.add(f"{model_id}|{method}")
+            logger.warning("no confidence calibration for %s with %s: using the sentence answerer's, which ignores "
+                           "the reader's no-answer score (fit one with benchmarks/tune_reader.py)", method, model_id)
+        entry = table[f"{model_id}|sentence"]
+    if entry is None:  # an embedding model nobody fitted (or the tests' hashing one): said only when debugging
         logger.debug("no calibration for %s|%s; confidence is uncalibrated", model_id, method)
         return Calibrator((), 0.0, None, fitted=False)
     return Calibrator(tuple(entry["coef"]), float(entry["intercept"]), entry.get("threshold"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -166,6 +167,21 @@ def test_normalize_text() -> None:
 
 
 # -- confidence --------------------------------------------------------------------------------------------
+
+
+def test_a_reader_without_calibration_borrows_the_sentence_answerers(caplog: pytest.LogCaptureFixture) -> None:
+    from qa.calibration import calibrator_for
+    from qa.embedding import DEFAULT_MODEL
+
+    sentence = calibrator_for(DEFAULT_MODEL, "sentence")
+    assert sentence.fitted and sentence.threshold is not None
+    with caplog.at_level(logging.WARNING, logger="qa.calibration"):
+        for _ in range(2):
+            brought = calibrator_for(DEFAULT_MODEL, "reader:/models/someone-elses-squad-reader")
+            assert brought == sentence  # its threshold too, not 0.5 on an uncalibrated average
+    assert caplog.text.count("no confidence calibration for reader:/models/someone-elses-squad-reader") == 1
+    assert calibrator_for(DEFAULT_MODEL, "reader:bundled") != sentence  # the shipped reader has its own
+    assert not calibrator_for("hashing-256", "reader:x").fitted  # no calibration for the model at all
 
 
 def test_calibrator() -> None:
