@@ -27,7 +27,7 @@ MIN_CHARS = 300_000
 
 
 def _work(docs: Sequence[Any], max_tokens: int, count: Callable[[str], int], config: Any) -> list[Any]:
-    from .index import _chunk
+    from .build import _chunk
 
     return [_chunk(doc, max_tokens, count, config) for doc in docs]
 

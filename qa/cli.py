@@ -321,7 +321,7 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # `qa ask ... | head`: the reader of our output left; nothing to report
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # what is still buffered goes nowhere
         return 0
-    except KeyboardInterrupt as exc:  # an interrupted build says what it kept (qa.index.IndexingInterrupted)
+    except KeyboardInterrupt as exc:  # an interrupted build says what it kept (qa.build.IndexingInterrupted)
         print(f"interrupted: {exc}" if str(exc) else "interrupted", file=sys.stderr)
         return 130
     except (OSError, MemoryError) as exc:

@@ -14,7 +14,8 @@ import pytest
 
 import qa
 from qa import Config, IndexFileError
-from qa.index import BM25_FOLDER, FILES, FORMAT_VERSION, MANIFEST, _atomic_write
+from qa.files import atomic_write
+from qa.index import BM25_FOLDER, FILES, FORMAT_VERSION, MANIFEST
 from tests.conftest import HASHING, CountingEmbedder, write_docs
 
 QUESTIONS = [
@@ -93,7 +94,7 @@ def test_atomic_write_failure_keeps_old_file_and_leaves_no_tmp(tmp_path: Path) -
         raise RuntimeError("disk full")
 
     with pytest.raises(RuntimeError):
-        _atomic_write(target, half_then_fail)
+        atomic_write(target, half_then_fail)
     assert target.read_bytes() == b"old content"
     assert tmp_leftovers(tmp_path) == []
 

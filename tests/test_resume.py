@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import qa
+import qa.build
 import qa.index
 from qa import Config
 from qa.index import PARTIAL, IndexingInterrupted
@@ -54,7 +55,7 @@ def group(monkeypatch: pytest.MonkeyPatch):
     """Set the checkpoint group size (passages) for the test."""
 
     def set_size(n: int) -> int:
-        monkeypatch.setattr(qa.index, "GROUP_PASSAGES", n)
+        monkeypatch.setattr(qa.build, "GROUP_PASSAGES", n)
         return n
 
     return set_size
@@ -359,14 +360,14 @@ def test_a_checkpoint_of_other_model_input_is_not_reused(
     passages are prefixed with titles): the checkpoints are for other work."""
     group(1)
     interrupted(docs, index_dir, after=3)
-    real_chunk = qa.index._chunk
+    real_chunk = qa.build._chunk
 
     def other_input(*args):  # type: ignore[no-untyped-def]
         chunks = real_chunk(*args)
         chunks.texts[:] = [f"{t} (v2)" for t in chunks.texts]
         return chunks
 
-    monkeypatch.setattr(qa.index, "_chunk", other_input)
+    monkeypatch.setattr(qa.build, "_chunk", other_input)
     emb = CountingEmbedder()
     build(docs, index_dir, emb)
     assert emb.passages_embedded == len(reference)
@@ -376,14 +377,14 @@ def test_checkpoints_that_cannot_be_written_are_skipped_with_a_warning(
     docs: Path, index_dir: Path, reference: qa.Index, group, monkeypatch: pytest.MonkeyPatch, caplog
 ) -> None:
     group(2)
-    real_write = qa.index._atomic_write
+    real_write = qa.build.atomic_write
 
     def no_room_for_checkpoints(path: Path, *args):  # type: ignore[no-untyped-def]
         if path.parent.name == PARTIAL:
             raise OSError(28, "No space left on device")
         return real_write(path, *args)
 
-    monkeypatch.setattr(qa.index, "_atomic_write", no_room_for_checkpoints)
+    monkeypatch.setattr(qa.build, "atomic_write", no_room_for_checkpoints)
     with caplog.at_level(logging.WARNING, logger="qa"):
         index = build(docs, index_dir)
     assert [r.getMessage() for r in caplog.records].count(
