@@ -67,7 +67,8 @@ def says_unknown(sentence: str) -> bool:
     return bool(_UNKNOWN.search(sentence))
 
 
-_QUOTE = re.compile(r"“([^”]+)”|‘([^’]+)’|\"([^\"]+)\"")
+# inside single quotation marks, ’ before a letter is an apostrophe ("‘Kazakhs don’t …’"), not the closing mark
+_QUOTE = re.compile(r"“([^”]+)”|‘((?:[^’]|’(?=\w))+)’|\"([^\"]+)\"")
 
 
 def quoted(sentence: str) -> str:

@@ -68,6 +68,7 @@ def test_asks_statement(question: str, statement: bool) -> None:
     ('The mayor said "we will stay." Then she left.', "we will stay"),
     ("“No,” he said, “the ferry leaves at six o’clock sharp.”", "the ferry leaves at six o’clock sharp"),  # longest
     ("Tokayev’s government has not said anything.", ""),  # an apostrophe is not a quotation mark
+    ("Putin claimed that ‘Kazakhs didn’t have a state’ before Russia came along.", "Kazakhs didn’t have a state"),
     ("Nothing is quoted here.", ""),
 ])
 def test_quoted(sentence: str, said: str) -> None:
