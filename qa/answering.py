@@ -283,11 +283,12 @@ class Answerer:
             # a sentence answer: the words in it that answer the last question name what the follow-up refers to;
             # when that question asked for a statement ("What did he claim?"), the words quoted are the statement
             said = quoted(last["answer"]) if asks_statement(last["question"]) else ""
-            guesses = [] if said else self.span_reader.read(last["question"], [last["answer"]], top=1)
             if said:
                 turns[-1] = dict(last, span=said)
-            elif guesses and guesses[0].score > guesses[0].null_score:
-                turns[-1] = dict(last, span=last["answer"][guesses[0].start:guesses[0].end])
+            else:
+                guesses = self.span_reader.read(last["question"], [last["answer"]], top=1)
+                if guesses and guesses[0].score > guesses[0].null_score:
+                    turns[-1] = dict(last, span=last["answer"][guesses[0].start:guesses[0].end])
         return turns
 
     def answer(self, question: str, history: object = None, top_n: int = 1, threshold: float | None = None,
