@@ -27,7 +27,7 @@ def check_citation(c: Citation, text: str, label: str) -> list[str]:
 
 
 def verify(answer: Answer, index: Index) -> list[str]:
-    """Every problem with an answer's citations; an empty list when all is well.
+    """Every problem with an answer's citations (and its withheld guess); an empty list when all is well.
 
     Checks each quote against the indexed text at its offsets and — when the index knows its documents
     folder — extracts the file's text again (PDF and Word included) and checks the quote against that too,
@@ -36,8 +36,10 @@ def verify(answer: Answer, index: Index) -> list[str]:
     problems: list[str] = []
     fresh: dict[str, tuple[str | None, bool, str]] = {}  # doc_id -> (re-extracted text, changed, trouble)
     cites = list(answer.citations) + [c for alt in answer.alternatives for c in alt.citations]
-    for n, c in enumerate(cites, 1):
-        label = f"citation {n}"
+    labelled = [(f"citation {n}", c) for n, c in enumerate(cites, 1)]
+    if answer.withheld is not None:  # not an answer, but its offsets are a claim like any other
+        labelled.append(("withheld guess", answer.withheld))
+    for label, c in labelled:
         doc = index.doc_by_id.get(c.doc_id)
         if doc is None:
             problems.append(f"{label}: document {c.doc_id!r} is not in the index")

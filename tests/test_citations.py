@@ -28,9 +28,13 @@ def test_fresh_answer_verifies(fresh: qa.Answer, index: qa.Index) -> None:
     assert qa.verify(fresh, index=index) == []
 
 
-def test_no_answer_has_nothing_to_verify(index: qa.Index) -> None:
+def test_no_answer_verifies_its_withheld_guess(index: qa.Index) -> None:
     a = qa.answer("herons", index=index, threshold=1.01)
-    assert a.no_answer and qa.verify(a, index=index) == []
+    assert a.no_answer and not a.citations and a.withheld is not None
+    assert qa.verify(a, index=index) == []
+    tampered = replace(a, withheld=replace(a.withheld, quote="made up"))
+    problems = qa.verify(tampered, index=index)
+    assert len(problems) == 1 and problems[0].startswith("withheld guess: quote 'made up' does not equal")
 
 
 def test_tampered_quote(fresh: qa.Answer, index: qa.Index) -> None:
