@@ -38,6 +38,25 @@ READERS_OFF = ("none", "off", "sentence")
 NO_MODEL = ("none", "off")
 
 
+def best_spans(starts: np.ndarray, ends: np.ndarray, ok: np.ndarray, max_tokens: int,
+               top: int = 1) -> list[tuple[float, int, int]]:
+    """The ``top`` best token spans among the tokens ``ok``, best first, as (start + end logit, start, end):
+    start <= end, at most ``max_tokens`` long. Exact: every start against the ``max_tokens`` ends after it (an
+    n-by-max_tokens band). The engine and the training command's evaluation both decode with it."""
+    n = len(starts)
+    s = np.where(ok, starts, -np.inf)
+    e = np.where(ok, ends, -np.inf)
+    e = np.concatenate([e, np.full(max_tokens, -np.inf, e.dtype)])  # kept in the logits' precision
+    band = s[:, None] + e[np.arange(n)[:, None] + np.arange(max_tokens)[None, :]]  # [start, length - 1]
+    flat = band.ravel()
+    k = min(top, int(np.isfinite(flat).sum()))
+    if k == 0:
+        return []
+    best = np.argpartition(-flat, k - 1)[:k]
+    best = best[np.argsort(-flat[best], kind="stable")]
+    return [(float(flat[f]), int(f // max_tokens), int(f // max_tokens + f % max_tokens)) for f in best]
+
+
 def scaled_margin(raw: float | np.ndarray) -> np.ndarray:
     """A span's score over its "no answer" score, divided by 10 and clipped to [-1, 1]: the reader's confidence
     as the answerer's ``reader`` feature and as the re-ranker's bonus (:mod:`qa.rerank`)."""
@@ -172,22 +191,9 @@ class Reader:
                 ok = ctx_mask[w]
                 if rng is not None:
                     ok = ok & (offsets[w, :, 0] >= rng[0]) & (offsets[w, :, 1] <= rng[1])
-                for score, si, ei in self._best_spans(ok, starts[w], ends[w], top):
+                for score, si, ei in best_spans(starts[w], ends[w], ok, self.max_answer_tokens, top):
                     cs, ce = int(offsets[w, si, 0]), int(offsets[w, ei, 1])
                     if ce > cs:
                         guesses.append(SpanGuess(c, cs, ce, score, null, part))
         guesses.sort(key=lambda g: -g.score)
         return guesses
-
-    def _best_spans(self, ok: np.ndarray, starts: np.ndarray, ends: np.ndarray, top: int) -> list[tuple]:
-        """The ``top`` best (score, start token, end token) among the tokens ``ok``, at most
-        ``max_answer_tokens`` long; searched among the 20 best starts and the 20 best ends."""
-        s_log = np.where(ok, starts, -np.inf)
-        e_log = np.where(ok, ends, -np.inf)
-        found = []
-        for si in np.argsort(-s_log)[:20]:
-            for ei in np.argsort(-e_log)[:20]:
-                if ok[si] and ok[ei] and si <= ei and ei - si + 1 <= self.max_answer_tokens:
-                    found.append((float(s_log[si] + e_log[ei]), int(si), int(ei)))
-        found.sort(reverse=True)
-        return found[:top]

@@ -33,6 +33,7 @@ import numpy as np
 
 from .embedding import quiet_transformers, resolve_model_path
 from .errors import QAError
+from .reader import best_spans
 from .textnorm import exact_score, f1_score
 
 logger = logging.getLogger(__name__)
@@ -180,21 +181,6 @@ def featurize(tokenizer: Any, examples: Sequence[Example], max_length: int, stri
 
 
 # -- reading -------------------------------------------------------------------------------------------------
-def best_spans(start_logits: np.ndarray, end_logits: np.ndarray, ctx_mask: np.ndarray, max_tokens: int
-               ) -> tuple[int, int, float]:
-    """The (start, end, score) of the highest start+end logit span inside the context, length-limited.
-    Vectorised: an upper-triangular band of the score matrix, no Python loop over tokens."""
-    s = np.where(ctx_mask, start_logits, -np.inf)
-    e = np.where(ctx_mask, end_logits, -np.inf)
-    scores = s[:, None] + e[None, :]
-    n = len(s)
-    i, j = np.indices((n, n))
-    scores = np.where((j >= i) & (j - i < max_tokens), scores, -np.inf)
-    flat = int(np.argmax(scores))
-    si, ei = divmod(flat, n)
-    return si, ei, float(scores[si, ei])
-
-
 def predict(model: Any, tokenizer: Any, examples: Sequence[Example], max_length: int = 384, stride: int = 128,
             max_answer_tokens: int = 30, batch_size: int = 128, device: str = "cpu") -> dict[str, tuple[str, float]]:
     """Best span text and its score minus the null score, per example id (spans only, never [CLS])."""
@@ -219,9 +205,10 @@ def predict(model: Any, tokenizer: Any, examples: Sequence[Example], max_length:
             for r in range(st.shape[0]):
                 w = b + r
                 ex = chunk[owners[w]]
-                si, ei, score = best_spans(st[r], en[r], seqs[w], max_answer_tokens)
-                if not np.isfinite(score):
+                found = best_spans(st[r], en[r], seqs[w], max_answer_tokens)
+                if not found:
                     continue
+                score, si, ei = found[0]
                 null = float(st[r, 0] + en[r, 0])
                 text = ex.context[int(offsets[w, si, 0]):int(offsets[w, ei, 1])]
                 if ex.qid not in best or score > best[ex.qid][1]:

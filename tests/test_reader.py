@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import qa
@@ -203,3 +204,18 @@ def test_reader_reads_overlapping_windows_of_a_passage_once(
     assert len(r.candidates) == 3
     for cand in r.candidates:
         assert long_index.passage(int(long_index.corpus.s_passage[cand.sentence])).doc_id == "long.txt"
+
+
+def test_best_spans_is_the_exact_top_k() -> None:
+    # against every span scored one by one: start <= end, inside the allowed tokens, at most max_tokens long
+    from qa.reader import best_spans
+
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        n = int(rng.integers(1, 50))
+        s, e, ok = rng.normal(size=n), rng.normal(size=n), rng.random(n) < 0.8
+        m, top = int(rng.integers(1, 10)), int(rng.integers(1, 4))
+        every = sorted(((s[i] + e[j], i, j) for i in range(n) for j in range(n)
+                        if ok[i] and ok[j] and 0 <= j - i < m), reverse=True)[:top]
+        assert [(pytest.approx(x), i, j) for x, i, j in every] == best_spans(s, e, ok, m, top)
+    assert best_spans(np.zeros(3), np.zeros(3), np.zeros(3, bool), 5) == []
