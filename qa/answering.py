@@ -331,7 +331,7 @@ class Answerer:
                 places.setdefault((cite.doc_id, cite.start, cite.end), cite)
             cites = tuple(places.values())
             text = None if no else cites[0].quote
-            withheld = self._citation(ranked, best) if no else None
+            withheld = self._citation(ranked, best) if no and i == 0 else None  # a withheld alternative is dropped
             answers.append(Answer(question, text, no, conf, cites, hits, query, self.method, withheld=withheld))
         first = answers[0]
         if first.no_answer:  # when the documents do not say, there are no other answers either
