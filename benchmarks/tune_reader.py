@@ -64,8 +64,9 @@ def rows_for(docs, questions, index_dir, config, reader):
     qs = read_questions(questions)
     src = b"".join((Path(qa.__file__).parent / m).read_bytes() for m in ("answering.py", "reader.py", "retrieval.py"))
     weights = Path(reader.model_name, "model.safetensors")
-    key = (questions, len(index), R_FEATURES, config.read_passages, config.reader_windows, config.w_answer,
-           config.w_type, hashlib.sha1(src).hexdigest(), weights.stat().st_mtime if weights.exists() else 0)
+    key = (questions, len(index), R_FEATURES, config.read_passages, config.reader_windows, config.reader_lead,
+           config.w_answer, config.w_type, hashlib.sha1(src).hexdigest(),
+           weights.stat().st_mtime if weights.exists() else 0)
     cache = Path("benchmarks/out") / f"reader_rows-{hashlib.sha1(questions.encode()).hexdigest()[:8]}.pkl"
     cached = pickle.loads(cache.read_bytes()) if cache.exists() else None
     if cached and cached[0] == key:
@@ -152,6 +153,7 @@ def main() -> int:
         table[f"{index.embedder.model_id}|reader:{reader.model_id}"] = {
             "features": list(R_FEATURES), "coef": [float(c) for c in coef], "intercept": float(intercept),
             "threshold": round(float(ts[best_i]), 2), "w_reader": w_reader, "reader_windows": config.reader_windows,
+            "reader_lead": config.reader_lead,
             "read_passages": config.read_passages, "threshold_rule": "max-loss", "max_loss": args.max_loss,
             "fitted_on": [Path(q).name for q in sets], "n": len(qs),
             "answer_contains_by_w_reader": accs}

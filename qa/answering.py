@@ -195,7 +195,9 @@ class Answerer:
         """The reader points at a span inside a short window (a sentence and its neighbours) around each of
         the best few sentences; a candidate's score is its sentence's plus the reader's confidence in the
         span over its "no answer" (``w_reader``), so the reader can both sharpen and re-rank the answer.
-        Windows of one passage that overlap or touch are read as one text, each keeping its own span.
+        Windows of one passage that overlap or touch are read as one text, each keeping its own span; the text
+        starts ``reader_lead`` sentences before its first window (context the reader sees but never answers from).
+        A span that starts or ends inside a word is widened to the whole word (:func:`qa.reader.whole_words`).
         ``resolved`` is a follow-up's question with what it refers to filled in (:func:`qa.followup.resolve`)."""
         assert self.reader is not None
         c = self.index.corpus
@@ -213,7 +215,13 @@ class Answerer:
                 texts[-1][3].append(w)
             else:
                 texts.append([p, a, b, [w]])
-        starts = [int(c.s_start[a]) for _, a, _, _ in texts]
+        # each text is read from ``reader_lead`` sentences earlier (same document), which give context only
+        starts = []
+        for p, a, _, _ in texts:
+            first = a
+            while first > max(0, a - self.config.reader_lead) and c.p_doc[c.s_passage[first - 1]] == c.p_doc[p]:
+                first -= 1
+            starts.append(int(c.s_start[first]))
         contexts = [c.docs[int(c.p_doc[p])].text[lo:int(c.s_end[b])] for (p, _, b, _), lo in zip(texts, starts)]
         within = [[(int(c.s_start[windows[w][1]]) - lo, int(c.s_end[windows[w][2]]) - lo) for w in t[3]]
                   for t, lo in zip(texts, starts)]

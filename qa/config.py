@@ -67,9 +67,14 @@ class Config:
         reader_windows: how many of the best sentences the reader reads (each with its neighbours): 2, chosen
             on squad2-open dev with ``benchmarks/tune_reader.py`` and the first reader (answer_contains@1
             without abstention 0.520 with 1, 0.534 with 2, 0.537 with 3, which reads half as much again).
-        w_reader: weight of the reader's span confidence when it re-ranks the best sentences: 0.2, chosen on
-            squad2-open dev with ``benchmarks/tune_reader.py`` and the reader trained with distractors
-            (answer_contains@1 without abstention 0.584 at 0, 0.604 at 0.1, 0.605 at 0.2 and 0.3).
+        reader_lead: how many sentences before each window the reader also reads, for context only (it never
+            answers from them), across paragraph breaks within the document: so that in "“…,” he said." the
+            reader sees who "he" is. 1, chosen on the dev questions (squad2-open dev and
+            tests/data/seeds-dev.jsonl; 2 read more and did no better, see the README).
+        w_reader: weight of the reader's span confidence when it re-ranks the best sentences: 0.5, chosen on
+            squad2-open dev with ``benchmarks/tune_reader.py``, the reader trained with distractors and
+            ``reader_lead`` 1 (answer_contains@1 without abstention 0.591 at 0, 0.607 at 0.1 to 0.3, 0.608 at
+            0.5; the calibration is fitted on the answers this weight picks).
         max_question_chars: longer questions are refused with a clear error.
     """
 
@@ -91,7 +96,8 @@ class Config:
     w_near: float = 0.0
     reader: str = "bundled"
     reader_windows: int = 2
-    w_reader: float = 0.2
+    reader_lead: int = 1
+    w_reader: float = 0.5
     no_answer_threshold: float | None = None
     read_passages: int = 3
     rerank: int = 0

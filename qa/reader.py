@@ -38,6 +38,21 @@ READERS_OFF = ("none", "off", "sentence")
 NO_MODEL = ("none", "off")
 
 
+_OPENERS = frozenset("([{\"'“‘«—–/")
+
+
+def whole_words(text: str, start: int, end: int, lo: int = 0, hi: int | None = None) -> tuple[int, int]:
+    """Widen ``text[start:end]``, within ``text[lo:hi]``, so that it neither starts nor ends inside a word.
+    A model may begin a span at a word piece ("kz" of "Orda.kz", after the full stop); the span then takes in
+    the rest of its word, back to a space, an opening quote or bracket, a dash or a slash."""
+    hi = len(text) if hi is None else hi
+    while start > lo and not text[start - 1].isspace() and text[start - 1] not in _OPENERS:
+        start -= 1
+    while end < hi and text[end].isalnum():
+        end += 1
+    return start, end
+
+
 def best_spans(starts: np.ndarray, ends: np.ndarray, ok: np.ndarray, max_tokens: int,
                top: int = 1) -> list[tuple[float, int, int]]:
     """The ``top`` best token spans among the tokens ``ok``, best first, as (start + end logit, start, end):
@@ -192,7 +207,8 @@ class Reader:
                 if rng is not None:
                     ok = ok & (offsets[w, :, 0] >= rng[0]) & (offsets[w, :, 1] <= rng[1])
                 for score, si, ei in best_spans(starts[w], ends[w], ok, self.max_answer_tokens, top):
-                    cs, ce = int(offsets[w, si, 0]), int(offsets[w, ei, 1])
+                    lo, hi = rng if rng is not None else (0, len(contexts[c]))
+                    cs, ce = whole_words(contexts[c], int(offsets[w, si, 0]), int(offsets[w, ei, 1]), lo, hi)
                     if ce > cs:
                         guesses.append(SpanGuess(c, cs, ce, score, null, part))
         guesses.sort(key=lambda g: -g.score)

@@ -179,12 +179,8 @@ def test_read_within_ranges_gives_each_range_its_own_span(reader_path: Path) -> 
         assert lo <= g.start < g.end <= hi
 
 
-def test_reader_reads_overlapping_windows_of_a_passage_once(
-    reader_path: Path, long_index: qa.Index, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The windows around the best sentences (each with its neighbours) that overlap or touch in one passage
-    are read as one text; each sentence still gets a span inside its own window."""
-    reader = Reader(str(reader_path), max_length=64, stride=16)
+def spy_on(reader: Reader, monkeypatch: pytest.MonkeyPatch) -> list[tuple[list[str], list]]:
+    """Record the texts (and the windows in them) each ``reader.read`` call gets."""
     seen: list[tuple[list[str], list]] = []
     real = reader.read
 
@@ -193,6 +189,16 @@ def test_reader_reads_overlapping_windows_of_a_passage_once(
         return real(question, contexts, top, within)
 
     monkeypatch.setattr(reader, "read", spy)
+    return seen
+
+
+def test_reader_reads_overlapping_windows_of_a_passage_once(
+    reader_path: Path, long_index: qa.Index, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The windows around the best sentences (each with its neighbours) that overlap or touch in one passage
+    are read as one text; each sentence still gets a span inside its own window."""
+    reader = Reader(str(reader_path), max_length=64, stride=16)
+    seen = spy_on(reader, monkeypatch)
     config = qa.Config(**{**HASHING.__dict__, "reader_windows": 3, "read_passages": 1})
     ans = qa.answering.Answerer(long_index, config, reader)
     r = ans.read("How many passengers did the Harwick ferry carry in year 1905?", [], k=1, n_read=1)
@@ -219,3 +225,54 @@ def test_best_spans_is_the_exact_top_k() -> None:
                         if ok[i] and ok[j] and 0 <= j - i < m), reverse=True)[:top]
         assert [(pytest.approx(x), i, j) for x, i, j in every] == best_spans(s, e, ok, m, top)
     assert best_spans(np.zeros(3), np.zeros(3), np.zeros(3, bool), 5) == []
+
+
+@pytest.mark.parametrize("lead", [0, 2])
+def test_reader_reads_sentences_before_each_window_as_context_only(
+    reader_path: Path, long_index: qa.Index, monkeypatch: pytest.MonkeyPatch, lead: int
+) -> None:
+    """Each text the reader gets starts ``reader_lead`` sentences of its document before its first window (across
+    passage breaks, never before the document's start); its spans stay inside the windows."""
+    reader = Reader(str(reader_path), max_length=64, stride=16)
+    seen = spy_on(reader, monkeypatch)
+    config = qa.Config(**{**HASHING.__dict__, "reader_windows": 3, "reader_lead": lead})
+    ans = qa.answering.Answerer(long_index, config, reader)
+    r = ans.read("How many passengers did the Harwick ferry carry in year 1920?", [], k=3, n_read=3)
+    c = long_index.corpus
+    ((contexts, within),) = seen
+    places = []  # (document number, start of the text, start and end of each window), all in document offsets
+    for ctx, ranges in zip(contexts, within, strict=True):
+        d = next(i for i, doc in enumerate(c.docs) if ctx in doc.text)
+        pos = c.docs[d].text.find(ctx)
+        places.append((d, pos, [(pos + a, pos + b) for a, b in ranges]))
+        first = pos + ranges[0][0]
+        in_doc = np.flatnonzero(c.p_doc[c.s_passage] == d)
+        before = [s for s in in_doc if c.s_start[s] < first]
+        lead_sents = [s for s in before if c.s_start[s] >= pos]
+        assert len(lead_sents) == min(lead, len(before))
+        assert pos == (c.s_start[lead_sents[0]] if lead_sents else first)
+    if lead:  # some window does not start its document, so its text starts earlier
+        assert any(pos < ws[0][0] for _, pos, ws in places)
+    for cand in r.candidates:
+        d = int(c.p_doc[c.s_passage[cand.sentence]])
+        assert any(d == pd and a <= cand.start and cand.end <= b for pd, _, ws in places for a, b in ws)
+
+
+def test_whole_words_widens_a_span_that_cuts_a_word() -> None:
+    from qa.reader import whole_words
+
+    def widen(text: str, part: str, lo: int = 0, hi: int | None = None) -> str:
+        s = text.index(part, lo)
+        a, b = whole_words(text, s, s + len(part), lo, hi)
+        return text[a:b]
+
+    text = "reported by the Orda.kz website (4,750 miles) in “Kyzylorda,” and Kazakhstan’s"
+    assert widen(text, "kz") == "Orda.kz"
+    assert widen(text, "Orda.kz website") == "Orda.kz website"  # whole words stay as they are
+    assert widen(text, "Kaz") == "Kazakhstan"
+    assert widen(text, "s", lo=text.index("’s") + 1) == "s"  # never before lo
+    assert widen(text, "s", lo=text.index("’s")) == "’s"
+    assert widen(text, "4,750 mile") == "4,750 miles"
+    assert widen(text, "Kyzylord") == "Kyzylorda"  # the opening quote is not taken in, nor the comma
+    assert widen("stories.Political", "Political", lo=8) == "Political"
+    assert widen("Hello world", "wor", hi=10) == "worl"  # never past hi
