@@ -2,7 +2,7 @@
 
 * ``chat``: a real ``qa chat`` over ``seeds/``, a question and its follow-up, the "Sources" opened;
 * ``pdf``: over a copy of ``seeds/`` with a PDF report built by ``tests/office.py``, the question limited to
-  the PDF in "Ask only about", its answer cited with the page, the "Other possible answers" opened.
+  the PDF in "Ask only about", its answer cited with the page, the "Other possible answers" opened when there are any.
 
     HF_HUB_OFFLINE=1 python -m tests.ui.screenshot            # writes docs/screenshot-chat.png
     HF_HUB_OFFLINE=1 python -m tests.ui.screenshot --scenario pdf   # writes docs/screenshot-pdf.png
