@@ -24,10 +24,14 @@ def main() -> int:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from qa.config import Config
+    from qa.embedding import make_embedder
+
     table = json.loads((ROOT / "qa" / "data" / "calibration.json").read_text())
+    model = make_embedder(Config.from_env().model).model_id  # the curves tune_*.py wrote are for this model
     fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=120)
-    for name, key, label in (("answer_curve.json", "all-MiniLM-L6-v2|sentence", "sentence"),
-                             ("reader_curve.json", "all-MiniLM-L6-v2|reader:bundled", "bundled reader (default)")):
+    for name, key, label in (("answer_curve.json", f"{model}|sentence", "sentence"),
+                             ("reader_curve.json", f"{model}|reader:bundled", "bundled reader (default)")):
         curve = json.loads((ROOT / "benchmarks" / "out" / name).read_text())
         pts = [(p["coverage"], p["precision"]) for p in curve if p["coverage"] > 0]
         line, = ax.plot([c for c, _ in pts], [p for _, p in pts], label=label)

@@ -64,8 +64,9 @@ def rows_for(docs, questions, index_dir, config, reader):
     qs = read_questions(questions)
     src = b"".join((Path(qa.__file__).parent / m).read_bytes() for m in ("answering.py", "reader.py", "retrieval.py"))
     weights = Path(reader.model_name, "model.safetensors")
-    key = (questions, len(index), R_FEATURES, config.read_passages, config.reader_windows, config.reader_lead,
-           config.w_answer, config.w_type, hashlib.sha1(src).hexdigest(),
+    key = (questions, len(index), index.embedder.model_id, R_FEATURES, config.read_passages, config.reader_windows,
+           config.reader_lead, config.w_dense, config.w_bm25, config.w_sentence, config.w_answer, config.w_type,
+           config.w_near, hashlib.sha1(src).hexdigest(),
            weights.stat().st_mtime if weights.exists() else 0)
     cache = Path("benchmarks/out") / f"reader_rows-{hashlib.sha1(questions.encode()).hexdigest()[:8]}.pkl"
     cached = pickle.loads(cache.read_bytes()) if cache.exists() else None

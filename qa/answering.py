@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 import numpy as np
@@ -73,6 +73,8 @@ class Reading:
     anchor: tuple[int, int] | None
     read: list[int]
     candidates: list[Candidate]
+    #: answers from windows read only to offer other answers (``top_n`` > 1); never the answer itself
+    others: list[Candidate] = field(default_factory=list)
 
 
 class Answerer:
@@ -191,19 +193,21 @@ class Answerer:
         return out
 
     def _reader_candidates(self, ranked: Ranked, question: str, read: list[int], query: str | None = None,
-                           anchor: tuple[int, int] | None = None, resolved: str | None = None) -> list[Candidate]:
+                           anchor: tuple[int, int] | None = None, resolved: str | None = None,
+                           which: slice | None = None) -> list[Candidate]:
         """The reader points at a span inside a short window (a sentence and its neighbours) around each of
         the best few sentences; a candidate's score is its sentence's plus the reader's confidence in the
         span over its "no answer" (``w_reader``), so the reader can both sharpen and re-rank the answer.
         Windows of one passage that overlap or touch are read as one text, each keeping its own span; the text
         starts ``reader_lead`` sentences before its first window (context the reader sees but never answers from).
         A span that starts or ends inside a word is widened to the whole word (:func:`qa.reader.whole_words`).
-        ``resolved`` is a follow-up's question with what it refers to filled in (:func:`qa.followup.resolve`)."""
+        ``resolved`` is a follow-up's question with what it refers to filled in (:func:`qa.followup.resolve`).
+        ``which`` picks the windows among the best sentences (default: the first ``reader_windows``)."""
         assert self.reader is not None
         c = self.index.corpus
         scored = sorted(self._sentence_candidates(ranked, question, read, query, anchor), key=lambda x: -x.score)
         windows = []  # (passage, first sentence, last sentence, the sentence read for, its passage's sentences)
-        for cd in scored[: self.config.reader_windows]:
+        for cd in scored[which or slice(0, self.config.reader_windows)]:
             p = int(c.s_passage[cd.sentence])
             sids = self.index.sentences_of(p)
             windows.append((p, max(sids.start, cd.sentence - 1), min(sids.stop - 1, cd.sentence + 1), cd, sids))
@@ -259,9 +263,10 @@ class Answerer:
 
     # -- the answer ------------------------------------------------------------------------------------
     def read(self, question: str, turns: list[dict[str, str]], k: int = 5, n_read: int | None = None,
-             allowed: np.ndarray | None = None) -> Reading:
+             allowed: np.ndarray | None = None, more: int = 0) -> Reading:
         """Retrieve for ``question`` (with the conversation's ``turns``) and score every candidate answer in
-        the ``n_read`` best passages."""
+        the ``n_read`` best passages. ``more``: the reader also reads that many further windows, separately, so
+        that what it reads for the answer itself (and so the answer) does not change."""
         cfg = self.config
         n_read = n_read or cfg.read_passages
         resolved = resolve(question, turns)
@@ -269,13 +274,17 @@ class Answerer:
         ranked = self.retrieve(query, max(n_read, k), allowed)
         anchor = self._anchor(turns[-1]["answer"], ranked) if turns and ranked.hits else None
         read = list(range(min(n_read, len(ranked.hits))))
+        others: list[Candidate] = []
         if not ranked.hits:
             cands = []
         elif self.reader:
             cands = self._reader_candidates(ranked, question, read, query, anchor, resolved)
+            if more > 0:
+                n = cfg.reader_windows
+                others = self._reader_candidates(ranked, question, read, query, anchor, resolved, slice(n, n + more))
         else:
             cands = self._sentence_candidates(ranked, question, read, query, anchor)
-        return Reading(ranked, query, anchor, read, cands)
+        return Reading(ranked, query, anchor, read, cands, others)
 
     def conversation(self, question: str, history: object, threshold: float | None = None,
                      allowed: np.ndarray | None = None) -> list[dict[str, str]]:
@@ -307,7 +316,8 @@ class Answerer:
         if threshold is None:
             threshold = cfg.no_answer_threshold if cfg.no_answer_threshold is not None else self.default_threshold
         turns = self.conversation(question, history, threshold, allowed)
-        reading = self.read(question, turns, k=k or 5, allowed=allowed)
+        # the reader reads two windows for the answer; to offer others it reads more, apart (Reading.others)
+        reading = self.read(question, turns, k=k or 5, allowed=allowed, more=max(0, top_n - 1))
         ranked, query, cands = reading.ranked, reading.query, reading.candidates
         hits: tuple[Hit, ...] = tuple(ranked.hits[: (k or 5)])
         if not cands:
@@ -320,6 +330,10 @@ class Answerer:
                 home.append(cand)
             elif len(groups) < top_n:
                 groups.append([cand])
+        for cand in sorted(reading.others, key=lambda x: -x.score):  # only new answers, never the answer's citations
+            if len(groups) < top_n and not any(self._same_answer(g[0], cand) for g in groups):
+                groups.append([cand])
+        groups[1:] = sorted(groups[1:], key=lambda g: -g[0].score)
         answers = []
         top = groups[0][0]
         for i, group in enumerate(groups):

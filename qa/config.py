@@ -36,7 +36,9 @@ class Config:
     """How the index is built and how questions are answered.
 
     Attributes:
-        model: embedding model name or path (``QA_MODEL``); the default is the packaged all-MiniLM-L6-v2.
+        model: embedding model name or path (``QA_MODEL``); the default, ``bundled``, is all-MiniLM-L6-v2
+            fine-tuned for retrieval by this project (``qa/data/retriever``); ``all-MiniLM-L6-v2`` is the packaged
+            weights it started from. The fusion weights and calibrations below were chosen for ``bundled``.
         device: torch device for embedding (``QA_DEVICE``); empty picks a GPU if there is one.
         batch_size: passages per forward pass when building (``QA_BATCH_SIZE``); 0 picks 16 on a CPU, 256 on a
             GPU (measured by ``benchmarks/embed_throughput.py``).
@@ -48,7 +50,8 @@ class Config:
             ``auto`` picks exact search below ``exact_below`` passages and ``IVF<sqrt n>,Flat`` above.
         max_tokens: longest passage, in model tokens; longer paragraphs are split at sentence boundaries.
         candidates: how many passages each of dense and BM25 search proposes before fusion.
-        w_dense, w_bm25, w_sentence: weights of the fused passage score (chosen on data, see benchmarks/).
+        w_dense, w_bm25, w_sentence: weights of the fused passage score (chosen on squad2-open dev with
+            ``benchmarks/tune_retrieval.py``: the best recall@1 + recall@5).
         w_answer: weights of a sentence's cosine, idf-weighted term coverage and passage score when the
             default answerer picks the answer sentence (chosen on data, see benchmarks/tune_answer.py).
         w_type: subtracted from a sentence's score when the question asks for a number, a date or a name and
@@ -71,10 +74,10 @@ class Config:
             answers from them), across paragraph breaks within the document: so that in "“…,” he said." the
             reader sees who "he" is. 1, chosen on the dev questions (squad2-open dev and
             tests/data/seeds-dev.jsonl; 2 read more and did no better, see the README).
-        w_reader: weight of the reader's span confidence when it re-ranks the best sentences: 0.5, chosen on
-            squad2-open dev with ``benchmarks/tune_reader.py``, the reader trained with distractors and
-            ``reader_lead`` 1 (answer_contains@1 without abstention 0.591 at 0, 0.607 at 0.1 to 0.3, 0.608 at
-            0.5; the calibration is fitted on the answers this weight picks).
+        w_reader: weight of the reader's span confidence when it re-ranks the best sentences: 0.1, chosen on
+            squad2-open dev with ``benchmarks/tune_reader.py`` and the bundled embedding model (answer_contains@1
+            without abstention 0.601 at 0, 0.615 at 0.1, 0.614 at 0.2 and 0.3, 0.613 at 0.5; the calibration is
+            fitted on the answers this weight picks).
         max_question_chars: longer questions are refused with a clear error.
     """
 
@@ -88,16 +91,16 @@ class Config:
     min_words: int = 6
     title_in_passage: bool = True
     candidates: int = 100
-    w_dense: float = 0.1
+    w_dense: float = 0.2
     w_bm25: float = 0.2
-    w_sentence: float = 0.7
-    w_answer: tuple[float, float, float] = (0.5, 0.5, 0.0)
-    w_type: float = 0.1
-    w_near: float = 0.0
+    w_sentence: float = 0.6
+    w_answer: tuple[float, float, float] = (0.4, 0.3, 0.3)
+    w_type: float = 0.05
+    w_near: float = 0.05
     reader: str = "bundled"
     reader_windows: int = 2
     reader_lead: int = 1
-    w_reader: float = 0.5
+    w_reader: float = 0.1
     no_answer_threshold: float | None = None
     read_passages: int = 3
     rerank: int = 0

