@@ -50,10 +50,9 @@ def normalize(x: np.ndarray) -> np.ndarray:
 
 def bundled_model_path() -> str | None:
     """The embedding model fine-tuned by this project and shipped in the package (``qa/data/retriever``)."""
-    from importlib import resources
+    from .files import packaged_model
 
-    path = resources.files("qa").joinpath("data/retriever")
-    return str(path) if path.joinpath("model.safetensors").is_file() else None
+    return packaged_model("data/retriever")
 
 
 def resolve_model_path(name: str) -> str:

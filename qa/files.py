@@ -11,6 +11,14 @@ from pathlib import Path
 from typing import Any
 
 
+def packaged_model(folder: str) -> str | None:
+    """The model folder ``qa/<folder>`` shipped inside the package, if its weights are there."""
+    from importlib import resources
+
+    path = resources.files("qa").joinpath(folder)
+    return str(path) if path.joinpath("model.safetensors").is_file() else None
+
+
 def sha256_file(path: Path) -> str:
     """The SHA-256 of a file's bytes, read in blocks."""
     h = hashlib.sha256()

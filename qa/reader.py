@@ -80,10 +80,9 @@ def scaled_margin(raw: float | np.ndarray) -> np.ndarray:
 
 def bundled_reader_path() -> str | None:
     """The reader trained by this project and shipped in the package (``qa/data/reader``), if present."""
-    from importlib import resources
+    from .files import packaged_model
 
-    path = resources.files("qa").joinpath("data/reader")
-    return str(path) if path.joinpath("model.safetensors").is_file() else None
+    return packaged_model("data/reader")
 
 
 def resolve_reader(name: str) -> str:
