@@ -192,9 +192,8 @@ class Answerer:
                 out.append(Candidate(h, int(sid), s, e, score, feats))
         return out
 
-    def _reader_candidates(self, ranked: Ranked, question: str, read: list[int], query: str | None = None,
-                           anchor: tuple[int, int] | None = None, resolved: str | None = None,
-                           which: slice | None = None) -> list[Candidate]:
+    def _reader_candidates(self, ranked: Ranked, question: str, scored: list[Candidate],
+                           resolved: str | None = None, which: slice | None = None) -> list[Candidate]:
         """The reader points at a span inside a short window (a sentence and its neighbours) around each of
         the best few sentences; a candidate's score is its sentence's plus the reader's confidence in the
         span over its "no answer" (``w_reader``), so the reader can both sharpen and re-rank the answer.
@@ -202,10 +201,10 @@ class Answerer:
         starts ``reader_lead`` sentences before its first window (context the reader sees but never answers from).
         A span that starts or ends inside a word is widened to the whole word (:func:`qa.reader.whole_words`).
         ``resolved`` is a follow-up's question with what it refers to filled in (:func:`qa.followup.resolve`).
-        ``which`` picks the windows among the best sentences (default: the first ``reader_windows``)."""
+        ``scored`` are the sentence candidates, best first; ``which`` picks the windows among them (default: the
+        first ``reader_windows``)."""
         assert self.reader is not None
         c = self.index.corpus
-        scored = sorted(self._sentence_candidates(ranked, question, read, query, anchor), key=lambda x: -x.score)
         windows = []  # (passage, first sentence, last sentence, the sentence read for, its passage's sentences)
         for cd in scored[which or slice(0, self.config.reader_windows)]:
             p = int(c.s_passage[cd.sentence])
@@ -278,10 +277,11 @@ class Answerer:
         if not ranked.hits:
             cands = []
         elif self.reader:
-            cands = self._reader_candidates(ranked, question, read, query, anchor, resolved)
+            scored = sorted(self._sentence_candidates(ranked, question, read, query, anchor), key=lambda x: -x.score)
+            cands = self._reader_candidates(ranked, question, scored, resolved)
             if more > 0:
                 n = cfg.reader_windows
-                others = self._reader_candidates(ranked, question, read, query, anchor, resolved, slice(n, n + more))
+                others = self._reader_candidates(ranked, question, scored, resolved, slice(n, n + more))
         else:
             cands = self._sentence_candidates(ranked, question, read, query, anchor)
         return Reading(ranked, query, anchor, read, cands, others)

@@ -345,18 +345,12 @@ class SentenceTransformerEmbedder(Embedder):
                 seg, n_spans = _segments(enc.pop("offset_mapping").numpy(), [sentences[i] for i in idx])
                 enc = {k: v.to(device, non_blocking=True) for k, v in enc.items()}
                 hidden = transformer(**enc).last_hidden_state
-                mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-                pooled = (hidden * mask).sum(1, dtype=torch.float32) / mask.sum(1, dtype=torch.float32).clamp(1e-9)
-                p_np = pooled.cpu().numpy()
+                p_np = mean_pool(hidden, enc["attention_mask"]).cpu().numpy()
                 pvec[idx] = p_np
                 if n_spans:
-                    flat = torch.from_numpy(seg.reshape(-1)).to(device)
-                    keep = flat >= 0
-                    sums = torch.zeros((n_spans, hidden.shape[-1]), dtype=torch.float32, device=device)
-                    sums.index_add_(0, flat[keep], hidden.reshape(-1, hidden.shape[-1])[keep].float())
-                    counts = torch.bincount(flat[keep], minlength=n_spans).unsqueeze(1)
-                    s_np = (sums / counts.clamp(min=1)).cpu().numpy()
-                    empty = (counts == 0).squeeze(1).cpu().numpy()
+                    pooled, counts = pool_spans(hidden, seg, n_spans)
+                    s_np = pooled.cpu().numpy()
+                    empty = (counts == 0).cpu().numpy()
                     owner = np.repeat(np.arange(len(idx)), n_sent[idx])
                     s_np[empty] = p_np[owner[empty]]  # a sentence cut off by truncation: its passage's vector
                     svec[np.concatenate([np.arange(first[i], first[i + 1]) for i in idx])] = s_np
@@ -427,6 +421,28 @@ class TokenCounter:
             tok.no_padding()
             self._tok = tok
         return len(self._tok.encode(text).ids)
+
+
+def mean_pool(hidden: Any, attention_mask: Any) -> Any:
+    """Each text's vector (torch, float32): the mean of its tokens' hidden states, padding left out."""
+    import torch
+
+    mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * mask).sum(1, dtype=torch.float32) / mask.sum(1, dtype=torch.float32).clamp(1e-9)
+
+
+def pool_spans(hidden: Any, seg: np.ndarray, n_spans: int) -> tuple[Any, Any]:
+    """Each span's vector (torch, float32), the mean of the hidden states of its tokens (``seg`` from
+    :func:`_segments`), and how many tokens it had (0: cut off by truncation, its vector zero). Differentiable,
+    so training (:mod:`qa.retriever_train`) pools sentences exactly as the index does."""
+    import torch
+
+    flat = torch.from_numpy(seg.reshape(-1)).to(hidden.device)
+    keep = flat >= 0
+    sums = torch.zeros((n_spans, hidden.shape[-1]), dtype=torch.float32, device=hidden.device)
+    sums = sums.index_add(0, flat[keep], hidden.reshape(-1, hidden.shape[-1])[keep].float())
+    counts = torch.bincount(flat[keep], minlength=n_spans)
+    return sums / counts.clamp(min=1).unsqueeze(1), counts
 
 
 def _segments(offsets: np.ndarray, spans: Sequence[Spans]) -> tuple[np.ndarray, int]:

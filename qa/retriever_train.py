@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from .chunking import split_sentences
-from .embedding import _segments, quiet_transformers, resolve_model_path
+from .embedding import _segments, mean_pool, pool_spans, quiet_transformers, resolve_model_path
 from .errors import QAError
 from .reader_train import _seed_everything, data_provenance
 
@@ -111,11 +111,6 @@ def batches(paragraphs: list[Paragraph], recipe: RetrieverRecipe, rng: np.random
     return out
 
 
-def _pool(hidden: Any, mask: Any) -> Any:
-    m = mask.unsqueeze(-1).to(hidden.dtype)
-    return (hidden * m).sum(1) / m.sum(1).clamp(min=1e-9)
-
-
 def train(paragraphs: list[Paragraph], recipe: RetrieverRecipe, out_dir: str | Path,
           progress: bool = True) -> dict[str, Any]:
     """Fine-tune ``recipe.base`` and save it to ``out_dir``; returns what is written to ``training.json``."""
@@ -144,19 +139,14 @@ def train(paragraphs: list[Paragraph], recipe: RetrieverRecipe, out_dir: str | P
         p_enc = tok([paragraphs[i].text for i in idx], padding=True, truncation=True,
                     max_length=recipe.max_length, return_offsets_mapping=True, return_tensors="pt")
         seg, n_spans = _segments(p_enc.pop("offset_mapping").numpy(), [spans[i] for i in idx])
-        q_vec = _pool(model(**{k: v.to(device) for k, v in q_enc.items()}).last_hidden_state,
-                      q_enc["attention_mask"].to(device))
+        q_vec = mean_pool(model(**{k: v.to(device) for k, v in q_enc.items()}).last_hidden_state,
+                          q_enc["attention_mask"].to(device))
         hidden = model(**{k: v.to(device) for k, v in p_enc.items()}).last_hidden_state
-        p_vec = _pool(hidden, p_enc["attention_mask"].to(device))
+        p_vec = mean_pool(hidden, p_enc["attention_mask"].to(device))
         loss_p = _loss(q_vec, p_vec, torch.arange(len(idx), device=device), recipe.scale)
         loss = loss_p
-        # the answer's sentence among every sentence of the batch, pooled in context
-        flat = torch.from_numpy(seg.reshape(-1)).to(device)
-        keep = flat >= 0
-        sums = torch.zeros((n_spans, hidden.shape[-1]), device=device)
-        sums = sums.index_add(0, flat[keep], hidden.reshape(-1, hidden.shape[-1])[keep])
-        counts = torch.bincount(flat[keep], minlength=n_spans).unsqueeze(1)
-        s_vec = sums / counts.clamp(min=1)
+        # the answer's sentence among every sentence of the batch, pooled in context as the index pools it
+        s_vec, counts = pool_spans(hidden, seg, n_spans)
         first = np.concatenate([[0], np.cumsum([len(spans[i]) for i in idx])])
         target, rows = [], []
         for r, (i, (_, a_start)) in enumerate(zip(idx, picks)):
@@ -167,7 +157,7 @@ def train(paragraphs: list[Paragraph], recipe: RetrieverRecipe, out_dir: str | P
                 target.append(first[r] + j)
         loss_s = torch.zeros((), device=device)
         if rows and recipe.sentence_loss > 0:
-            present = (counts.squeeze(1) > 0)
+            present = counts > 0
             logits = recipe.scale * F.normalize(q_vec[rows], dim=-1) @ F.normalize(s_vec, dim=-1).T
             logits = logits.masked_fill(~present.unsqueeze(0), float("-inf"))
             loss_s = F.cross_entropy(logits, torch.tensor(target, device=device))
