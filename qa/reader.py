@@ -95,15 +95,10 @@ def resolve_reader(name: str) -> str:
             raise QAError("the bundled reader is not installed (qa/data/reader is missing); "
                           "train one with `qa train-reader` and pass its folder")
         return path
-    if name.startswith((".", "/", "~")):  # a path ("org/model" stays a hub name)
-        folder = os.path.expanduser(name)
-        if not os.path.isdir(folder):
-            from .errors import QAError
+    from .files import local_folder
 
-            raise QAError(f"reader folder not found: {name} (QA_READER / --reader: 'bundled', 'sentence', "
-                          "a local model folder or a hub name)")
-        return folder
-    return name
+    return local_folder(name, "reader", "QA_READER / --reader: 'bundled', 'sentence', a local model folder or "
+                        "a hub name") or name
 
 
 class Reader:

@@ -17,6 +17,7 @@ from qa.embedding import (
     normalize,
     resolve_model_path,
 )
+from tests.conftest import run_qa
 
 
 def test_hashing_embedder_is_deterministic_and_normalised() -> None:
@@ -63,6 +64,19 @@ def test_default_model_is_the_bundled_one_and_minilm_the_packaged_weights() -> N
     minilm = resolve_model_path("all-MiniLM-L6-v2")
     assert Path(minilm) == Path(gt.get_model_path()) and Path(minilm).is_dir()
     assert resolve_model_path("some/other-model") == "some/other-model"
+
+
+def test_a_model_path_that_does_not_exist_is_a_one_line_error(tmp_path: Path) -> None:
+    with pytest.raises(qa.QAError, match="embedding model folder not found: /nonexistent/model .*QA_MODEL"):
+        resolve_model_path("/nonexistent/model")
+    assert resolve_model_path(str(tmp_path)) == str(tmp_path)  # an existing folder is used as it is
+    assert resolve_model_path("org/some-model") == "org/some-model"  # a hub name, not a path
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "a.txt").write_text("The ferry leaves at noon from the northern pier every day.\n")
+    r = run_qa("ask", "Who?", "--docs", str(tmp_path / "docs"), "--model", "./no-such-model", cwd=tmp_path)
+    assert r.returncode != 0 and "Traceback" not in r.stderr
+    assert r.stderr.strip() == "error: embedding model folder not found: ./no-such-model (QA_MODEL / --model: " \
+        "'bundled', 'all-MiniLM-L6-v2', a local model folder or a hub name)"
 
 
 def test_a_missing_bundled_model_is_a_one_line_error(monkeypatch: pytest.MonkeyPatch) -> None:
