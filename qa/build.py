@@ -134,9 +134,10 @@ class _Checkpoints:
     (at most one write is in flight).
     """
 
-    def __init__(self, folder: Path, model_id: str, settings: dict[str, Any]) -> None:
+    def __init__(self, folder: Path, model_id: str, settings: dict[str, Any], model_version: str | None = None) -> None:
         self.folder = folder
-        self.head = {"format_version": FORMAT_VERSION, "model": model_id, "settings": settings}
+        self.head = {"format_version": FORMAT_VERSION, "model": model_id, "model_version": model_version,
+                     "settings": settings}
         self.kept = 0  # passages in the folder that this build reused or wrote
         self._pool: ThreadPoolExecutor | None = None
         self._pending: tuple[Future[None], int] | None = None
@@ -256,7 +257,8 @@ def embed_corpus(docs: list[Document], embedder: Embedder, config: Config, show_
     if chunks is None:
         chunks = [_chunk(doc, max_tokens, embedder.count_tokens, config) for doc in docs]
     total = sum(len(c.texts) for c in chunks)
-    store = _Checkpoints(checkpoints, embedder.model_id, config.index_fields()) if checkpoints is not None else None
+    store = (_Checkpoints(checkpoints, embedder.model_id, config.index_fields(), embedder.model_version)
+             if checkpoints is not None else None)
     parts: list[tuple[list[int], Corpus]] = []
     bar = _Progress(0, False)
     try:

@@ -101,6 +101,8 @@ class Embedder:
     """Interface shared by the embedders. Subclasses implement ``_encode`` (and may override the rest)."""
 
     model_id: str = ""
+    #: what tells two sets of weights under one ``model_id`` apart (the bundled model's); None where nothing does
+    model_version: str | None = None
     dim: int = 0
     max_tokens: int = 256
     batch_size: int = 64
@@ -190,6 +192,18 @@ class SentenceTransformerEmbedder(Embedder):
     @cached_property
     def _path(self) -> str:
         return resolve_model_path(self.model_name)
+
+    @cached_property
+    def model_version(self) -> str | None:  # type: ignore[override]
+        """For the bundled model, the SHA-256 of its ``training.json`` (every training run writes its own), so
+        an index built with other bundled weights is stale though the name is the same; None for other models."""
+        if self.model_id != "bundled":
+            return None
+        import hashlib
+        from pathlib import Path
+
+        record = Path(self._path) / "training.json"
+        return hashlib.sha256(record.read_bytes()).hexdigest()[:16] if record.is_file() else None
 
     @cached_property
     def _st_config(self) -> dict[str, Any] | None:

@@ -178,6 +178,7 @@ class Index:
         manifest = {
             "format_version": FORMAT_VERSION,
             "model": self.embedder.model_id,
+            "model_version": self.embedder.model_version,
             "dim": int(c.p_vec.shape[1]),
             "normalized": True,
             "metric": "inner_product",
@@ -287,6 +288,9 @@ def open_saved(path: Path, embedder: Embedder, config: Config) -> Index:
     manifest = read_manifest(path)
     if manifest.get("model") != embedder.model_id:
         raise IndexFileError(f"{path}: built with model {manifest.get('model')!r}, not {embedder.model_id!r}")
+    if manifest.get("model_version") != embedder.model_version:
+        raise IndexFileError(f"{path}: built with other weights of model {embedder.model_id!r} "
+                             f"(version {manifest.get('model_version')}, now {embedder.model_version})")
     if manifest.get("settings") != config.index_fields():
         raise IndexFileError(f"{path}: built with other settings {manifest.get('settings')}")
     missing = [k for k in ("dim", "index_type", "documents", "files") if k not in manifest]

@@ -328,6 +328,30 @@ def test_model_mismatch_rebuilds(index: qa.Index, docs_dir: Path, index_dir: Pat
         load(None, index_dir, HASHING)
 
 
+def test_other_weights_of_the_same_model_rebuild(index: qa.Index, docs_dir: Path, index_dir: Path, caplog) -> None:
+    """Same model name, other weights (a new bundled model): the saved index is stale, and so are checkpoints."""
+    emb = CountingEmbedder()
+    emb.model_version = "v2"
+    with caplog.at_level(logging.WARNING, logger="qa"):
+        other = load(docs_dir, index_dir, embedder=emb)
+    assert "other weights" in caplog.text
+    assert emb.passages_embedded == len(other) == len(index)
+    assert json.loads((index_dir / MANIFEST).read_text())["model_version"] == "v2"
+    again = CountingEmbedder()
+    again.model_version = "v2"
+    load(docs_dir, index_dir, embedder=again)
+    assert again.passage_calls == 0
+
+
+def test_bundled_model_version_is_its_training_record() -> None:
+    from qa.embedding import SentenceTransformerEmbedder
+
+    v = SentenceTransformerEmbedder("bundled").model_version
+    assert v is not None and len(v) == 16
+    assert SentenceTransformerEmbedder("default").model_version == v
+    assert SentenceTransformerEmbedder("all-MiniLM-L6-v2").model_version is None
+
+
 def test_settings_mismatch_rebuilds(index: qa.Index, docs_dir: Path, index_dir: Path, caplog) -> None:
     emb = CountingEmbedder()
     with caplog.at_level(logging.WARNING, logger="qa"):
