@@ -176,9 +176,16 @@ def train(paragraphs: list[Paragraph], recipe: RetrieverRecipe, out_dir: str | P
                         time.perf_counter() - t0)
     summary = {"recipe": asdict(recipe), "device": device, "seconds": round(time.perf_counter() - t0, 1),
                "paragraphs": len(paragraphs), "questions": sum(len(p.questions) for p in paragraphs),
-               "data": data_provenance(recipe.data), "log": log}
+               "data": data_provenance(recipe.data), "log": log, "base_training": base_training(base)}
     save_retriever(model, tok, Path(out_dir), summary, recipe.max_length)
     return summary
+
+
+def base_training(base: str) -> dict[str, Any] | None:
+    """The ``training.json`` of the model training started from, when it was trained by this command too, so
+    a model trained in stages records every stage (None for a model from elsewhere)."""
+    record = Path(base) / "training.json"
+    return json.loads(record.read_text(encoding="utf-8")) if record.is_file() else None
 
 
 def _loss(q: Any, p: Any, labels: Any, scale: float) -> Any:

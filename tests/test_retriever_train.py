@@ -124,6 +124,18 @@ def test_training_lowers_the_loss_and_saves_a_model_qa_indexes_with(tmp_path: Pa
     assert dense_right(untrained) < len(questions)
 
 
+def test_a_model_trained_in_stages_records_every_stage(tmp_path: Path, tiny: Path) -> None:
+    paras = load_paragraphs(squad_file(tmp_path / "d.json"))
+    first = train(paras, RetrieverRecipe(base=str(tiny), steps=2, batch_size=2, seed=0), tmp_path / "a", progress=False)
+    assert first["base_training"] is None  # the tiny model was not trained by this command
+    second = train(paras, RetrieverRecipe(base=str(tmp_path / "a"), steps=3, batch_size=2, seed=1), tmp_path / "b",
+                   progress=False)
+    saved = json.loads((tmp_path / "b" / "training.json").read_text())
+    assert saved["base_training"] == json.loads((tmp_path / "a" / "training.json").read_text())
+    assert [len(saved["log"]), len(saved["base_training"]["log"])] == [3, 2] == [len(second["log"]), 2]
+    assert saved["base_training"]["recipe"]["base"] == str(tiny)
+
+
 def test_cli_train_retriever_errors_are_one_line(tmp_path: Path) -> None:
     (tmp_path / "junk.json").write_text("[1, 2]")
     r = run_qa("train-retriever", "--data", str(tmp_path / "junk.json"), "--out", str(tmp_path / "m"))
