@@ -76,10 +76,10 @@ def rows_for(docs: str, questions: str, index_dir: str, config: Config):
 
     index = load_index(docs=docs, index_dir=index_dir, config=config)
     qs = read_questions(questions)
-    sources = ("answering.py", "answertype.py", "bm25.py", "retrieval.py", "followup.py")
+    sources = ("answering.py", "answertype.py", "bm25.py", "retrieval.py", "followup.py", "rerank.py")
     code = hashlib.sha1(b"".join((Path(qa.__file__).parent / m).read_bytes() for m in sources)).hexdigest()
-    key = (questions, index.embedder.model_id, config.w_dense, config.w_bm25, config.w_sentence, len(index), FEATURES,
-           code)
+    key = (questions, index.embedder.model_id, index.embedder.model_version, config.w_dense, config.w_bm25,
+           config.w_sentence, config.rerank, config.rerank_margin, config.w_rerank, len(index), FEATURES, code)
     cache = Path("benchmarks/out") / f"answer_rows-{hashlib.sha1(questions.encode()).hexdigest()[:8]}.pkl"
     cached = pickle.loads(cache.read_bytes()) if cache.exists() else None
     if cached and cached[0] == key:

@@ -62,11 +62,13 @@ def collect(index, questions, reader: Reader, config: Config):
 def rows_for(docs, questions, index_dir, config, reader):
     index = load_index(docs=docs, index_dir=index_dir, config=config)
     qs = read_questions(questions)
-    src = b"".join((Path(qa.__file__).parent / m).read_bytes() for m in ("answering.py", "reader.py", "retrieval.py"))
+    src = b"".join((Path(qa.__file__).parent / m).read_bytes()
+                   for m in ("answering.py", "reader.py", "retrieval.py", "rerank.py"))
     weights = Path(reader.model_name, "model.safetensors")
-    key = (questions, len(index), index.embedder.model_id, R_FEATURES, config.read_passages, config.reader_windows,
-           config.reader_lead, config.w_dense, config.w_bm25, config.w_sentence, config.w_answer, config.w_type,
-           config.w_near, hashlib.sha1(src).hexdigest(),
+    key = (questions, len(index), index.embedder.model_id, index.embedder.model_version, R_FEATURES,
+           config.read_passages, config.reader_windows, config.reader_lead, config.w_dense, config.w_bm25,
+           config.w_sentence, config.w_answer, config.w_type, config.w_near, config.rerank, config.rerank_margin,
+           config.w_rerank, hashlib.sha1(src).hexdigest(),
            weights.stat().st_mtime if weights.exists() else 0)
     cache = Path("benchmarks/out") / f"reader_rows-{hashlib.sha1(questions.encode()).hexdigest()[:8]}.pkl"
     cached = pickle.loads(cache.read_bytes()) if cache.exists() else None

@@ -27,7 +27,7 @@ from .errors import QAError, QuestionError
 from .followup import SHORT_ANSWER_WORDS, complete_turns, contextualize, needs_context, resolve
 from .index import Index
 from .reader import BUNDLED, NO_MODEL, Reader, bundled_reader_path, scaled_margin
-from .rerank import rerank
+from .rerank import rerank, unsure
 from .results import Answer, Citation, Hit
 from .retrieval import Ranked, rank
 from .textnorm import normalize_text
@@ -36,6 +36,9 @@ logger = logging.getLogger(__name__)
 
 #: A previous answer longer than this (a history passed in by a program, not a sentence) is not read again.
 NARROW_MAX_WORDS = 200
+
+#: Re-ranking as configured by default, which readers turned off quietly turn off (asked for, it is an error).
+DEFAULT_RERANK = (Config.rerank, Config.rerank_margin)
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
@@ -113,9 +116,10 @@ class Answerer:
         if reuse and allowed is None and self._last_ranked is not None and self._last_ranked[0] == key:
             return self._last_ranked[1]
         ranked = rank(self.index, query, k=key[1], config=cfg, allowed=allowed)
-        if cfg.rerank > 1:
-            if self.span_reader is None:
-                raise QAError("re-ranking (QA_RERANK) needs a reader, and readers are turned off (QA_READER)")
+        if cfg.rerank > 1 and self.span_reader is None and (cfg.rerank, cfg.rerank_margin) != DEFAULT_RERANK:
+            raise QAError("re-ranking (QA_RERANK) needs a reader, and readers are turned off (QA_READER)")
+        if (cfg.rerank > 1 and self.span_reader is not None
+                and unsure(np.array([h.score for h in ranked.hits[:2]]), cfg.rerank_margin)):
             ranked = rerank(ranked, query, self.span_reader, cfg.rerank, cfg.w_rerank)
         if allowed is None:
             self._last_ranked = (key, ranked)

@@ -40,7 +40,8 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 def _rerank(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rerank", type=int, default=None, metavar="N",
-                   help="let the reader re-rank the best N passages (slower; default: QA_RERANK, else off)")
+                   help="how many of the best passages the reader re-ranks where retrieval is unsure "
+                        "(QA_RERANK_MARGIN; default: QA_RERANK, else 10; 0 turns it off)")
 
 
 def build_parser() -> argparse.ArgumentParser:

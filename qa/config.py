@@ -61,9 +61,13 @@ class Config:
         no_answer_threshold: answers whose confidence is below this are withheld (``QA_NO_ANSWER``);
             None takes the threshold fitted with the calibration (``qa/data/calibration.json``).
         read_passages: how many of the best passages the answerer reads.
-        rerank: how many of the best passages the reader re-ranks (``QA_RERANK``; 0, the default, for none):
-            see :mod:`qa.rerank`. The configured reader does it, else the bundled one.
-        w_rerank: weight of the reader's margin when it re-ranks (0.2, chosen on squad2-open dev).
+        rerank: how many of the best passages the reader re-ranks when retrieval is unsure (``QA_RERANK``; 10;
+            0 for none): see :mod:`qa.rerank`. The configured reader does it, else the bundled one; with readers
+            turned off (``QA_READER=none``) the default re-ranks nothing, and asking for it is an error.
+        rerank_margin: re-rank only where the best passage's fused score leads the second's by less than this
+            share of it (``QA_RERANK_MARGIN``; 1 re-ranks every question). Chosen on squad2-open dev
+            (``benchmarks/tune_rerank.py``): the best recall@1 re-ranking at most a third of the questions.
+        w_rerank: weight of the reader's margin when it re-ranks (0.5, chosen on squad2-open dev with ``rerank``).
         reader: extractive reader (``QA_READER``): ``bundled`` (the default) for the one shipped in the
             package, a path or hub name for another; ``sentence`` answers with the best whole sentence instead
             (the bundled reader still names what a follow-up refers to), ``none`` or ``off`` also turns that off.
@@ -103,8 +107,9 @@ class Config:
     w_reader: float = 0.1
     no_answer_threshold: float | None = None
     read_passages: int = 3
-    rerank: int = 0
-    w_rerank: float = 0.2
+    rerank: int = 10
+    rerank_margin: float = 0.12
+    w_rerank: float = 0.5
     max_question_chars: int = 2000
 
     @classmethod

@@ -213,12 +213,14 @@ def cli_main():
     qa_log.setLevel(saved[2])
 
 
-def run_qa(*args: str, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    """``python -m qa ARGS`` in a subprocess (in ``cwd``, default the test's working directory)."""
+def run_qa(*args: str, cwd: Path | None = None, timeout: float = 300,
+           env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """``python -m qa ARGS`` in a subprocess (in ``cwd``, default the test's working directory), with the
+    ``QA_*`` settings of ``env`` only."""
     return subprocess.run(
         [sys.executable, "-m", "qa", *args],
         cwd=cwd or Path.cwd(),
-        env=cli_env(),
+        env={**cli_env(), **(env or {})},
         capture_output=True,
         text=True,
         encoding="utf-8",

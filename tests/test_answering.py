@@ -218,6 +218,7 @@ def test_without_the_bundled_reader_the_default_falls_back_to_sentences_with_one
     import qa.api
 
     monkeypatch.setattr(qa.api, "bundled_reader_path", lambda: None)
+    monkeypatch.setattr("qa.answering.bundled_reader_path", lambda: None)  # re-ranking's reader is missing too
     monkeypatch.setattr(qa.api, "_warned_missing", False)
     monkeypatch.setattr(qa.api, "_readers", {})
     with caplog.at_level("WARNING"):

@@ -113,12 +113,14 @@ def test_retrieve_text_and_only(shared: tuple[Path, Path]) -> None:
 
 def test_cli_retrieve_with_rerank_shows_the_reader_score(shared: tuple[Path, Path]) -> None:
     args = common(shared)  # the reader that re-ranks is the bundled one
-    r = run_qa("retrieve", "When did the glassworks open?", "-k", "3", "--rerank", "5", "--json", *args)
+    r = run_qa("retrieve", "When did the glassworks open?", "-k", "3", "--rerank", "5", "--json", *args,
+               env={"QA_RERANK_MARGIN": "1"})  # every question, however sure retrieval is
     assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
     hits = json.loads(r.stdout)
     assert len(hits) == 3 and all("reader_score" in h for h in hits)
     assert [h["rank"] for h in hits] == [1, 2, 3]
-    plain = json.loads(run_qa("retrieve", "When did the glassworks open?", "-k", "3", "--json", *args).stdout)
+    plain = json.loads(run_qa("retrieve", "When did the glassworks open?", "-k", "3", "--rerank", "0", "--json",
+                              *args).stdout)
     assert all("reader_score" not in h for h in plain)
 
 

@@ -199,7 +199,7 @@ def test_reader_reads_overlapping_windows_of_a_passage_once(
     are read as one text; each sentence still gets a span inside its own window."""
     reader = Reader(str(reader_path), max_length=64, stride=16)
     seen = spy_on(reader, monkeypatch)
-    config = qa.Config(**{**HASHING.__dict__, "reader_windows": 3, "read_passages": 1})
+    config = qa.Config(**{**HASHING.__dict__, "reader_windows": 3, "read_passages": 1, "rerank": 0})
     ans = qa.answering.Answerer(long_index, config, reader)
     r = ans.read("How many passengers did the Harwick ferry carry in year 1905?", [], k=1, n_read=1)
     ((contexts, within),) = seen
@@ -235,7 +235,7 @@ def test_reader_reads_sentences_before_each_window_as_context_only(
     passage breaks, never before the document's start); its spans stay inside the windows."""
     reader = Reader(str(reader_path), max_length=64, stride=16)
     seen = spy_on(reader, monkeypatch)
-    config = qa.Config(**{**HASHING.__dict__, "reader_windows": 3, "reader_lead": lead})
+    config = qa.Config(**{**HASHING.__dict__, "reader_windows": 3, "reader_lead": lead, "rerank": 0})
     ans = qa.answering.Answerer(long_index, config, reader)
     r = ans.read("How many passengers did the Harwick ferry carry in year 1920?", [], k=3, n_read=3)
     c = long_index.corpus

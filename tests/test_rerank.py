@@ -9,7 +9,7 @@ import qa
 from qa.answering import Answerer
 from qa.errors import QAError
 from qa.reader import SpanGuess
-from qa.rerank import combine, rerank
+from qa.rerank import combine, rerank, unsure
 from qa.retrieval import rank
 
 
@@ -67,7 +67,7 @@ def test_only_the_first_depth_hits_move(index: qa.Index) -> None:
 
 def test_the_answerer_reranks_once_per_question(index: qa.Index) -> None:
     reader = FakeReader("ferry")
-    ans = Answerer(index, index.config.with_(rerank=5), reader=reader)
+    ans = Answerer(index, index.config.with_(rerank=5, rerank_margin=1.0), reader=reader)
     hits = ans.retrieve("When did the glassworks open?", 5).hits
     assert reader.reads == 1 and hits[0].reader_score is not None
     assert ans.retrieve("When did the glassworks open?", 5).hits == hits and reader.reads == 1
@@ -75,6 +75,34 @@ def test_the_answerer_reranks_once_per_question(index: qa.Index) -> None:
     assert reader.reads == 2
     ans.retrieve("Who proposed the ferry change?", 5, reuse=False)  # measured afresh
     assert reader.reads == 3
+
+
+def test_unsure_is_a_lead_smaller_than_the_margin() -> None:
+    assert unsure(np.array([1.0, 0.95]), 0.1) and not unsure(np.array([1.0, 0.85]), 0.1)
+    assert unsure(np.array([1.0, 0.2]), 1.0)  # 1 re-ranks everything
+    assert not unsure(np.array([1.0]), 0.5)  # one passage: nothing to re-order
+    assert unsure(np.array([0.0, 0.0]), 0.1)  # no evidence either way
+
+
+def test_the_answerer_reranks_only_where_retrieval_is_unsure(index: qa.Index) -> None:
+    question = "When did the glassworks open?"
+    top = [h.score for h in rank(index, question, k=2).hits]
+    lead = (top[0] - top[1]) / top[0]
+    for margin, reads in ((lead / 2, 0), (lead * 2, 1)):
+        reader = FakeReader("ferry")
+        ans = Answerer(index, index.config.with_(rerank=5, rerank_margin=margin), reader=reader)
+        hits = ans.retrieve(question, 5).hits
+        assert reader.reads == reads and (hits[0].reader_score is not None) == bool(reads)
+
+
+def test_readers_off_turn_the_default_rerank_off(index: qa.Index) -> None:
+    ans = Answerer(index, index.config.with_(reader="none", rerank_margin=1.0, rerank=qa.Config().rerank))
+    with pytest.raises(QAError, match="needs a reader"):  # asked for (every question): an error
+        ans.retrieve("When did the glassworks open?", 5)
+    plain = Answerer(index, index.config.with_(reader="none"))  # as configured by default: quietly off
+    hits = plain.retrieve("When did the glassworks open?", 5).hits
+    assert all(h.reader_score is None for h in hits)
+    assert [h.passage for h in hits] == [h.passage for h in rank(index, "When did the glassworks open?", k=10).hits]
 
 
 def test_rerank_without_a_reader_is_a_clear_error(index: qa.Index) -> None:
