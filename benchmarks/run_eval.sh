@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Re-measure the README's quality numbers: `qa eval` on squad2-open (../shared) and on the seeds question sets,
 # with the default answerer (the bundled reader) and with the sentence answerer (`--reader sentence`).
-# Writes benchmarks/results/*.json. About 15 minutes on a 2-core CPU (index build included).
-# RERANK=10 bash benchmarks/run_eval.sh: the same with the reader re-ranking the best 10 passages (qa.rerank),
-# written to *-rerank10.json; about an hour, the reader reading 10 passages for each of the 2,828 questions.
+# Writes benchmarks/results/*.json. About 25 minutes on a 2-core CPU (index build included; the reader re-ranks
+# the questions retrieval is unsure of, a third of squad2-open's).
+# RERANK=N bash benchmarks/run_eval.sh: the same with --rerank N (0: no re-ranking), written to *-rerankN.json;
+# QA_RERANK_MARGIN=1 re-ranks every question (about an hour).
 # READERS=default measures only the default answerer's rows (READERS=sentence only the sentence answerer's).
 set -euo pipefail
 cd "$(dirname "$0")/.."
