@@ -116,10 +116,11 @@ class Answerer:
         if reuse and allowed is None and self._last_ranked is not None and self._last_ranked[0] == key:
             return self._last_ranked[1]
         ranked = rank(self.index, query, k=key[1], config=cfg, allowed=allowed)
-        if cfg.rerank > 1 and self.span_reader is None and (cfg.rerank, cfg.rerank_margin) != DEFAULT_RERANK:
+        # the reader is loaded only once a ranking needs it (or re-ranking was asked for, to say if it cannot be)
+        if cfg.rerank > 1 and (cfg.rerank, cfg.rerank_margin) != DEFAULT_RERANK and self.span_reader is None:
             raise QAError("re-ranking (QA_RERANK) needs a reader, and readers are turned off (QA_READER)")
-        if (cfg.rerank > 1 and self.span_reader is not None
-                and unsure(np.array([h.score for h in ranked.hits[:2]]), cfg.rerank_margin)):
+        if (cfg.rerank > 1 and unsure(np.array([h.score for h in ranked.hits[:2]]), cfg.rerank_margin)
+                and self.span_reader is not None):
             ranked = rerank(ranked, query, self.span_reader, cfg.rerank, cfg.w_rerank)
         if allowed is None:
             self._last_ranked = (key, ranked)
