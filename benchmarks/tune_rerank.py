@@ -42,11 +42,10 @@ MOST_RERANKED = 1 / 3  # a gate may send at most this share of questions to the 
 def recall(rows: list[dict], depth: int, weight: float, gate: float = 1.0) -> tuple[float, float]:
     r1 = r5 = 0
     for r in rows:
+        rel = r["rel"]  # retrieval's order, unless the gate lets the reader re-rank the first ``depth``
         if unsure(r["score"], gate):
             head = np.argsort(-combine(r["score"][:depth], r["margin"][:depth], weight), kind="stable")
-        else:
-            head = np.arange(min(depth, len(r["rel"])))
-        rel = np.concatenate([r["rel"][:depth][head], r["rel"][depth:]])
+            rel = np.concatenate([rel[:depth][head], rel[depth:]])
         r1 += bool(rel[:1].any())
         r5 += bool(rel[:5].any())
     return r1 / len(rows), r5 / len(rows)

@@ -199,11 +199,12 @@ class SentenceTransformerEmbedder(Embedder):
         an index built with other bundled weights is stale though the name is the same; None for other models."""
         if self.model_id != "bundled":
             return None
-        import hashlib
         from pathlib import Path
 
+        from .files import sha256_file
+
         record = Path(self._path) / "training.json"
-        return hashlib.sha256(record.read_bytes()).hexdigest()[:16] if record.is_file() else None
+        return sha256_file(record)[:16] if record.is_file() else None
 
     @cached_property
     def _st_config(self) -> dict[str, Any] | None:
