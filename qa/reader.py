@@ -172,14 +172,18 @@ class Reader:
         onnx = self._onnx
         encs = onnx.tokenizer.encode_batch([(question, c) for c in contexts])
         windows = [(i, w) for i, e in enumerate(encs) for w in [e, *e.overflowing]]  # as transformers orders them
-        inputs = onnx.batch([w for _, w in windows])
-        shape = inputs["input_ids"].shape
+        shape = (len(windows), max(len(w.ids) for _, w in windows))
         offsets = np.zeros((*shape, 2), np.int64)
         is_ctx = np.zeros(shape, bool)
+        starts = np.full(shape, -1e4, np.float32)  # past a window's end: never a span, never its no-answer
+        ends = np.full(shape, -1e4, np.float32)
+        # One window per run, unpadded: the windows of one question differ in length, and padding them to the
+        # longest cost more than the runs' overhead (re-ranking's 10 squad passages: 515 ms -> 320 ms, 2 cores)
         for row, (_, w) in enumerate(windows):
-            offsets[row, : len(w.offsets)] = w.offsets
-            is_ctx[row, : len(w.ids)] = [s == 1 for s in w.sequence_ids]
-        starts, ends = onnx.run(inputs)
+            k = len(w.ids)
+            offsets[row, :k] = w.offsets
+            is_ctx[row, :k] = [s == 1 for s in w.sequence_ids]
+            starts[row, :k], ends[row, :k] = (out[0] for out in onnx.run(onnx.batch([w])))
         return np.array([i for i, _ in windows]), offsets, is_ctx, starts, ends
 
     def read(self, question: str, contexts: list[str], top: int = 5,
