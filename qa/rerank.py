@@ -8,9 +8,9 @@ reader's confidence that it holds an answer: its best span's score over its "no 
 It runs only where retrieval is unsure (:func:`unsure`): the best fused score leads the second by less than
 ``rerank_margin`` of itself. On squad2-open dev (``benchmarks/tune_rerank.py``, 2-core CPU, the bundled
 models) re-ranking the best 10 with weight 0.5 takes recall@1 from 0.810 to 0.855 and recall@5 from 0.951 to
-0.968 at about 0.57 s per question; gated at 0.12 it re-ranks 31% of the questions for recall@1 0.853 and
-recall@5 0.966, so the median question pays nothing. That is the default (``QA_RERANK=0`` turns it off,
-``QA_RERANK_MARGIN=1`` re-ranks every question).
+0.968 at about 0.42 s per question (the reader's p50); gated at 0.12 it re-ranks 31% of the questions for
+recall@1 0.853 and recall@5 0.966, so the median question pays nothing. That is the default (``QA_RERANK=0``
+turns it off, ``QA_RERANK_MARGIN=1`` re-ranks every question).
 """
 
 from __future__ import annotations
