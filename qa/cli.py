@@ -101,6 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stride", type=int, default=128)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--limit", type=int, default=None, help="train on a seeded sample of N examples")
+    p.add_argument("--windows", type=int, default=None, metavar="LEAD",
+                   help="train on sentence windows as the engine reads them (a sentence and its neighbours, after "
+                        "LEAD sentences of context), each answer's and one without it, instead of whole paragraphs")
     p.add_argument("--negatives", type=int, default=0, metavar="N",
                    help="also pair each answerable question with N other paragraphs of its article, as unanswerable")
     p.add_argument("--device", default=None, help="torch device (default: a GPU if there is one)")

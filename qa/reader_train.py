@@ -63,6 +63,7 @@ class Recipe:
     device: str = ""
     limit: int | None = None
     negatives: int = 0
+    windows: int | None = None  # read as the engine reads: sentence windows after this many lead-in sentences
     data: list[str] = field(default_factory=list)
 
 
@@ -125,6 +126,46 @@ def add_distractors(examples: Sequence[Example], per_question: int, seed: int = 
         for n, ctx in enumerate(rng.sample(others, min(per_question, len(others)))):
             extra.append(Example(f"{e.qid}~neg{n}", e.question, ctx, (), e.article))
     return [*examples, *extra]
+
+
+def sentence_windows(examples: Sequence[Example], lead: int = 1, seed: int = 0) -> list[Example]:
+    """``examples`` cut the way the engine reads them (:meth:`qa.answering.Answerer._reader_candidates`): a
+    sentence with its neighbours, after ``lead`` sentences of context. An answerable example gives the window
+    around its answer's sentence and one around another sentence of its paragraph whose window holds none of
+    its answers ("no answer"); an unanswerable one gives a window around a sentence drawn at random."""
+    from .chunking import split_sentences
+
+    rng = random.Random(seed)
+    sentences: dict[str, list[tuple[int, int]]] = {}
+    out: list[Example] = []
+
+    def window(ctx: str, sents: list[tuple[int, int]], i: int) -> tuple[int, int]:
+        return sents[max(0, i - 1 - lead)][0], sents[min(len(sents) - 1, i + 1)][1]
+
+    for e in examples:
+        sents = sentences.get(e.context)
+        if sents is None:
+            sents = sentences[e.context] = split_sentences(e.context) or [(0, len(e.context))]
+        if not e.answers:
+            lo, hi = window(e.context, sents, rng.randrange(len(sents)))
+            out.append(Example(e.qid + "~w", e.question, e.context[lo:hi], (), e.article))
+            continue
+        text, start = e.answers[0]
+        end = start + len(text)
+        i = next((k for k, (a, b) in enumerate(sents) if a <= start < b), 0)
+        lo, hi = window(e.context, sents, i)
+        hi = max(hi, end)
+        answers = tuple((t, s - lo) for t, s in e.answers if s >= lo and s + len(t) <= hi)
+        out.append(Example(e.qid + "~w", e.question, e.context[lo:hi], answers, e.article))
+        golds = [t.lower() for t, _ in e.answers]
+        others = [k for k in range(len(sents)) if abs(k - i) > 1]
+        rng.shuffle(others)
+        for k in others:
+            lo, hi = window(e.context, sents, k)
+            if not any(g in e.context[lo:hi].lower() for g in golds):
+                out.append(Example(e.qid + "~wneg", e.question, e.context[lo:hi], (), e.article))
+                break
+    return out
 
 
 def load_open_gold(docs: str | Path, questions: str | Path) -> list[Example]:
@@ -319,6 +360,11 @@ def train(examples: Sequence[Example], recipe: Recipe, out_dir: str | Path,
         "gpu": torch.cuda.get_device_name() if use_bf16 else None, "threads": torch.get_num_threads(),
         "examples": len(examples), "windows": n, "mean_window_tokens": round(float(np.mean(lengths)), 1),
         "data": data or [], "steps": total, "epochs_done": 0, "log": []}
+    base_log = Path(resolve_model_path(recipe.base)) / "training.json"
+    if base_log.is_file():  # fine-tuning a reader trained before: keep how that one was made
+        prior = json.loads(base_log.read_text(encoding="utf-8"))
+        summary["base_training"] = {k: prior[k] for k in ("recipe", "device", "gpu", "data", "examples", "steps",
+                                                          "train_seconds", "scores", "base_training") if k in prior}
     step = 0
     logger.info("training on %d windows (mean %.0f tokens) from %d examples: %d steps on %s", n,
                 np.mean(lengths), len(examples), total, device)
@@ -377,7 +423,8 @@ def main(args: Any) -> int:
     """``qa train-reader``: see the module docstring."""
     recipe = Recipe(base=args.base, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                     max_length=args.max_length, stride=args.stride, seed=args.seed, device=args.device or "",
-                    limit=args.limit, negatives=args.negatives, data=[Path(p).name for p in args.data])
+                    limit=args.limit, negatives=args.negatives, windows=args.windows,
+                    data=[Path(p).name for p in args.data])
     examples: list[Example] = []
     for path in args.data:
         examples.extend(load_squad(path))
@@ -385,6 +432,8 @@ def main(args: Any) -> int:
     if recipe.limit:
         examples = random.Random(recipe.seed).sample(examples, min(recipe.limit, len(examples)))
     examples = add_distractors(examples, recipe.negatives, recipe.seed, pool=every)
+    if recipe.windows is not None:
+        examples = sentence_windows(examples, recipe.windows, recipe.seed)
     evals: dict[str, list[Example]] = {}
     for path in args.eval or []:
         evals[Path(path).stem] = load_squad(path)

@@ -19,6 +19,7 @@ from qa.reader_train import (
     length_batches,
     load_open_gold,
     load_squad,
+    sentence_windows,
     train,
 )
 from tests.conftest import HASHING, run_qa, save_tiny_bert, write_docs
@@ -86,6 +87,26 @@ def test_distractors_pair_a_question_with_other_paragraphs_of_its_article_that_l
     assert add_distractors(ex, 0) == ex and add_distractors(ex, 2, seed=0) == out  # seeded
     # a sample draws its distractors from the whole data's paragraphs
     assert [e.context for e in add_distractors(ex[:1], 1, pool=ex)[1:]] == ["They counted 412 herons."]
+
+
+def test_sentence_windows_cut_examples_the_way_the_engine_reads_them() -> None:
+    sents = [f"Sentence {w} is here." for w in ("one", "two", "three", "four", "five", "six")]
+    sents[3] = "The keeper is Miriam Okafor."
+    ctx = " ".join(sents)
+    ex = [Example("a", "Who is the keeper?", ctx, (("Miriam Okafor", ctx.index("Miriam Okafor")),), "f#0"),
+          Example("x", "What colour?", ctx, (), "f#0")]
+    out = sentence_windows(ex, lead=1, seed=0)
+    pos, neg, unans = out
+    # the answer's sentence, one either side, after one sentence of lead-in; the answer moves with it
+    assert pos.context == " ".join(sents[1:5]) and not pos.context.startswith(sents[0])
+    (text, start), = pos.answers
+    assert pos.context[start:start + len(text)] == "Miriam Okafor"
+    # one window around a sentence two or more away, without the answer: "no answer"
+    assert neg.qid == "a~wneg" and not neg.answers and "Okafor" not in neg.context and neg.context in ctx
+    assert unans.qid == "x~w" and not unans.answers and unans.context in ctx
+    assert sentence_windows(ex, lead=1, seed=0) == out  # seeded
+    # no lead-in: the window starts at the sentence before the answer's
+    assert sentence_windows(ex[:1], lead=0)[0].context == " ".join(sents[2:5])
 
 
 def test_windows_are_labelled_with_the_answer_tokens_or_cls(tiny: Path) -> None:
