@@ -184,6 +184,25 @@ def test_a_reader_without_calibration_borrows_the_sentence_answerers(caplog: pyt
     assert not calibrator_for("hashing-256", "reader:x").fitted  # no calibration for the model at all
 
 
+def test_the_shipped_calibrations_were_fitted_with_the_default_weights() -> None:
+    """A calibration is fitted on the answers some weights pick (tune_reader.py, tune_answer.py record them):
+    the defaults in Config must be those weights, or the confidence is of answers the engine does not give."""
+    import json
+    from importlib import resources
+
+    from qa.embedding import DEFAULT_MODEL
+
+    shipped = json.loads(resources.files("qa").joinpath("data/calibration.json").read_text())
+    cfg = Config()
+    reader = shipped[f"{DEFAULT_MODEL}|reader:bundled"]
+    for key in ("w_reader", "reader_windows", "reader_lead", "read_passages"):
+        assert reader[key] == getattr(cfg, key), key
+    sentence = shipped[f"{DEFAULT_MODEL}|sentence"]
+    assert sentence["read_passages"] == cfg.read_passages
+    assert tuple(sentence["w_answer"]) == tuple(cfg.w_answer)
+    assert (sentence["w_type"], sentence["w_near"]) == (cfg.w_type, cfg.w_near)
+
+
 def test_calibrator() -> None:
     values = [0.8, 0.6, 0.4, 0.2] + [0.5] * (len(FEATURES) - 4)
     feats = dict(zip(FEATURES, values, strict=True))
