@@ -130,16 +130,17 @@ def add_distractors(examples: Sequence[Example], per_question: int, seed: int = 
 
 def sentence_windows(examples: Sequence[Example], lead: int = 1, seed: int = 0) -> list[Example]:
     """``examples`` cut the way the engine reads them (:meth:`qa.answering.Answerer._reader_candidates`): a
-    sentence with its neighbours, after ``lead`` sentences of context. An answerable example gives the window
-    around its answer's sentence and one around another sentence of its paragraph whose window holds none of
-    its answers ("no answer"); an unanswerable one gives a window around a sentence drawn at random."""
+    sentence with its neighbours, after ``lead`` sentences of context (within the paragraph here; the engine's
+    lead-in may reach into the paragraph before). An answerable example gives the window around its answer's
+    sentence and one around a sentence of its paragraph two or more away whose window holds none of its
+    answers ("no answer"); an unanswerable one gives a window around a sentence drawn at random."""
     from .chunking import split_sentences
 
     rng = random.Random(seed)
     sentences: dict[str, list[tuple[int, int]]] = {}
     out: list[Example] = []
 
-    def window(ctx: str, sents: list[tuple[int, int]], i: int) -> tuple[int, int]:
+    def window(sents: list[tuple[int, int]], i: int) -> tuple[int, int]:
         return sents[max(0, i - 1 - lead)][0], sents[min(len(sents) - 1, i + 1)][1]
 
     for e in examples:
@@ -147,13 +148,13 @@ def sentence_windows(examples: Sequence[Example], lead: int = 1, seed: int = 0) 
         if sents is None:
             sents = sentences[e.context] = split_sentences(e.context) or [(0, len(e.context))]
         if not e.answers:
-            lo, hi = window(e.context, sents, rng.randrange(len(sents)))
+            lo, hi = window(sents, rng.randrange(len(sents)))
             out.append(Example(e.qid + "~w", e.question, e.context[lo:hi], (), e.article))
             continue
         text, start = e.answers[0]
         end = start + len(text)
         i = next((k for k, (a, b) in enumerate(sents) if a <= start < b), 0)
-        lo, hi = window(e.context, sents, i)
+        lo, hi = window(sents, i)
         hi = max(hi, end)
         answers = tuple((t, s - lo) for t, s in e.answers if s >= lo and s + len(t) <= hi)
         out.append(Example(e.qid + "~w", e.question, e.context[lo:hi], answers, e.article))
@@ -161,7 +162,7 @@ def sentence_windows(examples: Sequence[Example], lead: int = 1, seed: int = 0) 
         others = [k for k in range(len(sents)) if abs(k - i) > 1]
         rng.shuffle(others)
         for k in others:
-            lo, hi = window(e.context, sents, k)
+            lo, hi = window(sents, k)
             if not any(g in e.context[lo:hi].lower() for g in golds):
                 out.append(Example(e.qid + "~wneg", e.question, e.context[lo:hi], (), e.article))
                 break
