@@ -363,9 +363,12 @@ def train(examples: Sequence[Example], recipe: Recipe, out_dir: str | Path,
         "data": data or [], "steps": total, "epochs_done": 0, "log": []}
     base_log = Path(resolve_model_path(recipe.base)) / "training.json"
     if base_log.is_file():  # fine-tuning a reader trained before: keep how that one was made
-        prior = json.loads(base_log.read_text(encoding="utf-8"))
-        summary["base_training"] = {k: prior[k] for k in ("recipe", "device", "gpu", "data", "examples", "steps",
-                                                          "train_seconds", "scores", "base_training") if k in prior}
+        try:
+            prior = json.loads(base_log.read_text(encoding="utf-8"))
+            summary["base_training"] = {k: prior[k] for k in ("recipe", "device", "gpu", "data", "examples", "steps",
+                                                              "train_seconds", "scores", "base_training") if k in prior}
+        except (OSError, ValueError, TypeError) as exc:
+            logger.warning("cannot read how %s was trained (%s): training.json will not say", base_log.parent, exc)
     step = 0
     logger.info("training on %d windows (mean %.0f tokens) from %d examples: %d steps on %s", n,
                 np.mean(lengths), len(examples), total, device)
@@ -422,6 +425,9 @@ def data_provenance(paths: Iterable[str]) -> list[dict[str, str]]:
 
 def main(args: Any) -> int:
     """``qa train-reader``: see the module docstring."""
+    if not 0 <= args.stride < args.max_length // 2:
+        raise QAError(f"--stride ({args.stride}) must be at least 0 and less than half of --max-length "
+                      f"({args.max_length}): the windows overlap by it, after the question")
     recipe = Recipe(base=args.base, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                     max_length=args.max_length, stride=args.stride, seed=args.seed, device=args.device or "",
                     limit=args.limit, negatives=args.negatives, windows=args.windows,

@@ -174,6 +174,21 @@ def test_cli_train_reader_writes_weights_log_and_scores(tiny: Path, tmp_path: Pa
     assert (out / "model.safetensors").is_file() and (out / "tokenizer.json").is_file()
     info = json.loads((out / "training.json").read_text())
     assert info["data"][0]["file"] == "train.json" and len(info["data"][0]["sha256"]) == 64
+    # a second stage from the first, on sentence windows: its log keeps how the first was made
+    args = ["--data", str(data), "--base", str(out), "--windows", "1", "--epochs", "1", "--batch-size", "4",
+            "--max-length", "64", "--stride", "16", "--device", "cpu"]
+    r = run_qa("train-reader", *args, "--out", str(tmp_path / "stage2"))
+    assert r.returncode == 0, r.stderr
+    info2 = json.loads((tmp_path / "stage2" / "training.json").read_text())
+    assert info2["recipe"]["windows"] == 1 and info2["base_training"]["data"] == info["data"]
+    (out / "training.json").write_text("{not json")  # an unreadable log: a warning, and the training goes on
+    r = run_qa("train-reader", *args, "--out", str(tmp_path / "stage2b"))
+    assert r.returncode == 0 and "Traceback" not in r.stderr and "cannot read how" in r.stderr, r.stderr
+    assert "base_training" not in json.loads((tmp_path / "stage2b" / "training.json").read_text())
+    r = run_qa("train-reader", *args[:-4], "--device", "cpu", "--out", str(tmp_path / "x"))  # default stride 128
+    assert r.returncode == 2 and r.stderr.strip().splitlines() == [
+        "error: --stride (128) must be at least 0 and less than half of --max-length (64): the windows overlap "
+        "by it, after the question"]
     (tmp_path / "junk.json").write_text("[1, 2]")
     r = run_qa("train-reader", "--data", str(tmp_path / "junk.json"), "--out", str(tmp_path / "x"))
     assert r.returncode == 2 and "Traceback" not in r.stderr
