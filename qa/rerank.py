@@ -8,9 +8,10 @@ reader's confidence that it holds an answer: its best span's score over its "no 
 It runs only where retrieval is unsure (:func:`unsure`): the best fused score leads the second by less than
 ``rerank_margin`` of itself. On squad2-open dev (``benchmarks/tune_rerank.py``, 2-core CPU, the bundled
 models) re-ranking the best 10 with weight 0.5 takes recall@1 from 0.810 to 0.855 and recall@5 from 0.951 to
-0.968 at about 0.42 s per question (the reader's p50); gated at 0.12 it re-ranks 31% of the questions for
-recall@1 0.853 and recall@5 0.966, so the median question pays nothing. That is the default (``QA_RERANK=0``
-turns it off, ``QA_RERANK_MARGIN=1`` re-ranks every question).
+0.965 at about 0.37 s per question (the reader's p50); gated at 0.12 it re-ranks 31% of the questions for
+recall@1 0.855 and recall@5 0.965 (``benchmarks/run_eval.sh``), so the median question pays nothing. With the
+reader fine-tuned on sentence windows the script picks weight 0.3 (one question better), not yet adopted. That
+is the default (``QA_RERANK=0`` turns it off, ``QA_RERANK_MARGIN=1`` re-ranks every question).
 """
 
 from __future__ import annotations
