@@ -9,9 +9,10 @@ It runs only where retrieval is unsure (:func:`unsure`): the best fused score le
 ``rerank_margin`` of itself. On squad2-open dev (``benchmarks/tune_rerank.py``, 2-core CPU, the bundled
 models) re-ranking the best 10 with weight 0.5 takes recall@1 from 0.810 to 0.855 and recall@5 from 0.951 to
 0.965 at about 0.37 s per question (the reader's p50); gated at 0.12 it re-ranks 31% of the questions for
-recall@1 0.855 and recall@5 0.965 (``benchmarks/run_eval.sh``), so the median question pays nothing. With the
-reader fine-tuned on sentence windows the script picks weight 0.3 (one question better), not yet adopted. That
-is the default (``QA_RERANK=0`` turns it off, ``QA_RERANK_MARGIN=1`` re-ranks every question).
+recall@1 0.855 and recall@5 0.965 (``benchmarks/run_eval.sh``), so the median question pays nothing. That gate
+and weight are the defaults (``QA_RERANK=0`` turns re-ranking off, ``QA_RERANK_MARGIN=1`` re-ranks every
+question); with the reader fine-tuned on sentence windows the script now picks weight 0.3 (one question
+better), not yet adopted.
 """
 
 from __future__ import annotations
