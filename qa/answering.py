@@ -34,6 +34,9 @@ from .textnorm import normalize_text
 
 logger = logging.getLogger(__name__)
 
+#: Asked for several answers (``top_n``), the answerer also looks for the others in this many of the best passages.
+OTHERS_PASSAGES = 3
+
 #: A previous answer longer than this (a history passed in by a program, not a sentence) is not read again.
 NARROW_MAX_WORDS = 200
 
@@ -269,15 +272,17 @@ class Answerer:
     def read(self, question: str, turns: list[dict[str, str]], k: int = 5, n_read: int | None = None,
              allowed: np.ndarray | None = None, more: int = 0) -> Reading:
         """Retrieve for ``question`` (with the conversation's ``turns``) and score every candidate answer in
-        the ``n_read`` best passages. ``more``: the reader also reads that many further windows, separately, so
-        that what it reads for the answer itself (and so the answer) does not change."""
+        the ``n_read`` best passages. ``more``: other answers are also looked for, separately, in the sentences
+        not read for the answer among the ``OTHERS_PASSAGES`` best passages (the reader reads that many further
+        windows), so that what is read for the answer itself (and so the answer) does not change."""
         cfg = self.config
         n_read = n_read or cfg.read_passages
         resolved = resolve(question, turns)
         query = contextualize(resolved, turns)
-        ranked = self.retrieve(query, max(n_read, k), allowed)
+        ranked = self.retrieve(query, max(n_read, k, OTHERS_PASSAGES if more > 0 else 0), allowed)
         anchor = self._anchor(turns[-1]["answer"], ranked) if turns and ranked.hits else None
         read = list(range(min(n_read, len(ranked.hits))))
+        wider = list(range(len(read), min(max(n_read, OTHERS_PASSAGES), len(ranked.hits)))) if more > 0 else []
         others: list[Candidate] = []
         if not ranked.hits:
             cands = []
@@ -285,10 +290,12 @@ class Answerer:
             scored = sorted(self._sentence_candidates(ranked, question, read, query, anchor), key=lambda x: -x.score)
             cands = self._reader_candidates(ranked, question, scored, resolved)
             if more > 0:
-                n = cfg.reader_windows
-                others = self._reader_candidates(ranked, question, scored, resolved, slice(n, n + more))
+                pool = scored[cfg.reader_windows:] + self._sentence_candidates(ranked, question, wider, query, anchor)
+                pool.sort(key=lambda x: -x.score)
+                others = self._reader_candidates(ranked, question, pool, resolved, slice(0, more))
         else:
             cands = self._sentence_candidates(ranked, question, read, query, anchor)
+            others = self._sentence_candidates(ranked, question, wider, query, anchor)
         return Reading(ranked, query, anchor, read, cands, others)
 
     def conversation(self, question: str, history: object, threshold: float | None = None,

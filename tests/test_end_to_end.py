@@ -101,6 +101,27 @@ def test_other_answers_are_read_apart_and_never_change_the_answer(seeds_index: q
         assert qa.verify(three, index=seeds_index) == []
 
 
+def test_other_answers_come_from_further_passages_when_one_is_read(seeds_index: qa.Index) -> None:
+    # QA_READ_PASSAGES=1: the answer is read in the first passage only (a seeds passage is one sentence), and
+    # the other answers are looked for in the next ones, without changing the answer, for both answerers
+    from dataclasses import replace
+
+    from qa.answering import Answerer
+    from qa.api import get_reader
+
+    config = replace(seeds_index.config, read_passages=1)
+    for reader in (get_reader("bundled", config), None):
+        answerer = Answerer(seeds_index, config=config, reader=reader)
+        q = "How many Russians entered Kazakhstan?"
+        one = answerer.answer(q, threshold=0.0)
+        three = answerer.answer(q, top_n=3, threshold=0.0)
+        assert (three.text, three.confidence, three.citations) == (one.text, one.confidence, one.citations)
+        firsts = {h.start for h in one.passages[:1]}
+        assert three.alternatives, reader
+        assert any(c.passage_start not in firsts for alt in three.alternatives for c in alt.citations)
+        assert qa.verify(three, index=seeds_index) == []
+
+
 def test_other_answers_when_the_two_windows_read_fall_in_one_passage(tmp_path: Path) -> None:
     # both of the best sentences are on page 2 and the reader points at "8,400" in each window: the other
     # answers come from the windows read after them
