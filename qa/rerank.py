@@ -12,7 +12,7 @@ models) re-ranking the best 10 with weight 0.5 takes recall@1 from 0.810 to 0.85
 recall@1 0.855 and recall@5 0.965 (``benchmarks/run_eval.sh``), so the median question pays nothing. That gate
 and weight are the defaults (``QA_RERANK=0`` turns re-ranking off, ``QA_RERANK_MARGIN=1`` re-ranks every
 question); with the reader fine-tuned on sentence windows the script now picks weight 0.3 (one question
-better), not yet adopted.
+better), not adopted: the reader's answers came out slightly worse with it (see the README).
 """
 
 from __future__ import annotations
