@@ -295,7 +295,7 @@ class Answerer:
                 others = self._reader_candidates(ranked, question, pool, resolved, slice(0, more))
         else:
             cands = self._sentence_candidates(ranked, question, read, query, anchor)
-            others = self._sentence_candidates(ranked, question, wider, query, anchor)
+            others = self._sentence_candidates(ranked, question, wider, query, anchor) if wider else []
         return Reading(ranked, query, anchor, read, cands, others)
 
     def conversation(self, question: str, history: object, threshold: float | None = None,
