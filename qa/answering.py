@@ -279,10 +279,11 @@ class Answerer:
         n_read = n_read or cfg.read_passages
         resolved = resolve(question, turns)
         query = contextualize(resolved, turns)
-        ranked = self.retrieve(query, max(n_read, k, OTHERS_PASSAGES if more > 0 else 0), allowed)
+        n_looked = max(n_read, OTHERS_PASSAGES) if more > 0 else n_read  # passages looked in, answer and others
+        ranked = self.retrieve(query, max(n_looked, k), allowed)
         anchor = self._anchor(turns[-1]["answer"], ranked) if turns and ranked.hits else None
         read = list(range(min(n_read, len(ranked.hits))))
-        wider = list(range(len(read), min(max(n_read, OTHERS_PASSAGES), len(ranked.hits)))) if more > 0 else []
+        wider = list(range(len(read), min(n_looked, len(ranked.hits))))
         others: list[Candidate] = []
         if not ranked.hits:
             cands = []
