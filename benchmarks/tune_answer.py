@@ -9,6 +9,8 @@
    main set and the ``--also`` sets, each set weighing the same. The no-answer threshold is the highest one
    that withholds at most 10% (``--max-loss``) of the right answers of every set. ``--write`` stores the
    result in ``qa/data/calibration.json``; the main set's curve goes to ``benchmarks/out/answer_curve.json``.
+   ``--keep-weights`` skips step 2 (and ``w_near``'s choice): the configured weights are kept and only the
+   calibration is re-fitted, as after a change elsewhere (retrieval, re-ranking) that leaves the weights be.
 
     python benchmarks/tune_answer.py --docs ../shared/data/squad2-open/corpus \
         --questions ../shared/data/squad2-open/questions-dev.jsonl \
@@ -102,23 +104,33 @@ def main() -> int:
                     help="how the no-answer threshold is chosen (default: max-loss; balanced: best balanced accuracy)")
     ap.add_argument("--max-loss", type=float, default=0.10,
                     help="with --rule max-loss: share of right answers the threshold may withhold")
+    ap.add_argument("--keep-weights", action="store_true",
+                    help="keep the configured read_passages, w_answer, w_type and w_near; only re-fit the calibration")
     args = ap.parse_args()
     config = Config.from_env()
     index, qs, rows = rows_for(args.docs, args.questions, args.index, config)
     answerable = np.array([bool(q["answers"]) for q in qs])
-    best = None
-    for n_read in (1, 3, 5):
-        for w in itertools.product(np.arange(0, 1.01, 0.1), repeat=3):
-            if abs(sum(w) - 1) > 1e-6:
-                continue
-            for w_type in (0.0, 0.05, 0.1, 0.2, 0.3):
-                picked = pick(rows, w, n_read, w_type)
-                acc = np.mean([p is not None and p[1] for p, a in zip(picked, answerable) if a])
-                if best is None or acc > best[0] + 1e-9:
-                    best = (acc, n_read, tuple(round(float(x), 2) for x in w), w_type)
-    acc, n_read, w, w_type = best
-    print(f"best answer_contains@1 (no abstention) = {acc:.3f} with read_passages={n_read}, w_answer={w}, "
-          f"w_type={w_type}")
+
+    def accuracy(n_read: int, w: tuple, w_type: float) -> float:
+        picked = pick(rows, w, n_read, w_type)
+        return float(np.mean([p is not None and p[1] for p, a in zip(picked, answerable) if a]))
+
+    if args.keep_weights:
+        n_read, w, w_type = config.read_passages, tuple(config.w_answer), config.w_type
+        acc = accuracy(n_read, w, w_type)
+    else:
+        best = None
+        for n_read in (1, 3, 5):
+            for w in itertools.product(np.arange(0, 1.01, 0.1), repeat=3):
+                if abs(sum(w) - 1) > 1e-6:
+                    continue
+                for w_type in (0.0, 0.05, 0.1, 0.2, 0.3):
+                    acc = accuracy(n_read, w, w_type)
+                    if best is None or acc > best[0] + 1e-9:
+                        best = (acc, n_read, tuple(round(float(x), 2) for x in w), w_type)
+        acc, n_read, w, w_type = best
+    print(f"{'kept' if args.keep_weights else 'best'} answer_contains@1 (no abstention) = {acc:.3f} with "
+          f"read_passages={n_read}, w_answer={w}, w_type={w_type}")
     sets = [args.questions]
     set_of = np.zeros(len(qs), int)
     for docs, questions in args.also:  # the weights come from the main set; calibration uses all sets
@@ -130,8 +142,8 @@ def main() -> int:
         sets.append(questions)
     # w_near only matters for follow-ups: chosen on the follow-ups of the --also sets (squad has none)
     follow = np.array([bool(q.get("history")) for q in qs])
-    w_near = 0.0
-    if follow.any():
+    w_near = config.w_near if args.keep_weights else 0.0
+    if follow.any() and not args.keep_weights:
         near_acc = {}
         for wn in (0.0, 0.05, 0.1, 0.2, 0.3, 0.5):
             got = pick([r for r, f in zip(rows, follow, strict=True) if f], w, n_read, w_type, wn)
