@@ -131,12 +131,8 @@ class Answerer:
 
     # -- evidence --------------------------------------------------------------------------------------
     def _coverage(self, q_terms: set[str], terms: set[str]) -> float:
-        """Share of the question's idf weight that ``terms`` contain (words the corpus lacks count, unmatched)."""
-        if not q_terms:
-            return 0.0
-        w = self.index.bm25.weight
-        # summed in sorted order: a set's order follows the process's hash seed, and float sums follow the order
-        return sum(w(t) for t in sorted(q_terms & terms)) / sum(w(t) for t in sorted(q_terms))
+        """:meth:`qa.bm25.BM25.coverage` over the index's BM25."""
+        return self.index.bm25.coverage(q_terms, terms)
 
     def _anchor(self, previous_answer: str, ranked: Ranked) -> tuple[int, int] | None:
         """(document number, sentence id) where the previous answer of the conversation stands: its text is

@@ -105,6 +105,13 @@ class BM25:
         i = self._vocab.get(term)
         return float(self.idf[i]) if i is not None else self.unknown_idf
 
+    def coverage(self, q_terms: set[str], terms: set[str]) -> float:
+        """Share of the question's idf weight that ``terms`` contain (words the corpus lacks count, unmatched)."""
+        if not q_terms:
+            return 0.0
+        # summed in sorted order: a set's order follows the process's hash seed, and float sums follow the order
+        return sum(self.weight(t) for t in sorted(q_terms & terms)) / sum(self.weight(t) for t in sorted(q_terms))
+
     @property
     def unknown_idf(self) -> float:
         return float(np.log((self.n + 0.5) / 0.5 + 1.0))

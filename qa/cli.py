@@ -106,6 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "LEAD sentences of context), each answer's and one without it, instead of whole paragraphs")
     p.add_argument("--negatives", type=int, default=0, metavar="N",
                    help="also pair each answerable question with N other paragraphs of its article, as unanswerable")
+    p.add_argument("--hard-negatives", action="store_true",
+                   help="with --windows: each question's window without its answer is around the sentence the engine "
+                        "would score best for it (cosine and term coverage), not one drawn at random")
     p.add_argument("--device", default=None, help="torch device (default: a GPU if there is one)")
     p.add_argument("-v", "--verbose", action="store_true", help="log the loss as it trains")
 

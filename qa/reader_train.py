@@ -24,7 +24,7 @@ import logging
 import math
 import random
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,6 +64,7 @@ class Recipe:
     limit: int | None = None
     negatives: int = 0
     windows: int | None = None  # read as the engine reads: sentence windows after this many lead-in sentences
+    hard_negatives: bool = False  # a window's "no answer" sentence: the one the engine would score best, not random
     data: list[str] = field(default_factory=list)
 
 
@@ -128,12 +129,17 @@ def add_distractors(examples: Sequence[Example], per_question: int, seed: int = 
     return [*examples, *extra]
 
 
-def sentence_windows(examples: Sequence[Example], lead: int = 1, seed: int = 0) -> list[Example]:
+def sentence_windows(examples: Sequence[Example], lead: int = 1, seed: int = 0,
+                     rank: Callable[[Example, list[tuple[int, int]]], Sequence[float]] | None = None) -> list[Example]:
     """``examples`` cut the way the engine reads them (:meth:`qa.answering.Answerer._reader_candidates`): a
     sentence with its neighbours, after ``lead`` sentences of context (within the paragraph here; the engine's
     lead-in may reach into the paragraph before). An answerable example gives the window around its answer's
     sentence and one around a sentence of its paragraph two or more away whose window holds none of its
-    answers ("no answer"); an unanswerable one gives a window around a sentence drawn at random."""
+    answers ("no answer"); an unanswerable one gives a window around a sentence drawn at random.
+
+    The "no answer" sentence is drawn at random, or, given ``rank`` (an example and its context's sentence
+    spans → a score per sentence), is the best-scored one: the near miss the engine would also read
+    (:func:`sentence_ranker`)."""
     from .chunking import split_sentences
 
     rng = random.Random(seed)
@@ -161,12 +167,51 @@ def sentence_windows(examples: Sequence[Example], lead: int = 1, seed: int = 0) 
         golds = [t.lower() for t, _ in e.answers]
         others = [k for k in range(len(sents)) if abs(k - i) > 1]
         rng.shuffle(others)
+        if rank is not None and others:
+            scores = rank(e, sents)
+            others.sort(key=lambda k: -scores[k])  # stable: ties stay in their random order
         for k in others:
             lo, hi = window(sents, k)
             if not any(g in e.context[lo:hi].lower() for g in golds):
                 out.append(Example(e.qid + "~wneg", e.question, e.context[lo:hi], (), e.article))
                 break
     return out
+
+
+def sentence_ranker(examples: Sequence[Example]) -> Callable[[Example, list[tuple[int, int]]], np.ndarray]:
+    """Scores each sentence of an example's context for its question the way the engine's sentence answerer
+    does within one passage (:meth:`qa.answering.Answerer._sentence_candidates`): ``w_answer``'s weights of the
+    embedding model's cosine and of the idf-weighted share of the question's terms the sentence holds (idf over
+    the training sentences). Every question and sentence is encoded once, here."""
+    from .bm25 import BM25, tokenize
+    from .chunking import split_sentences
+    from .config import Config
+    from .embedding import SentenceTransformerEmbedder
+
+    contexts = list(dict.fromkeys(e.context for e in examples))
+    spans = {c: split_sentences(c) or [(0, len(c))] for c in contexts}
+    texts: list[str] = []
+    first: dict[str, int] = {}  # each context's first sentence's row in ``texts``
+    for c in contexts:
+        first[c] = len(texts)
+        texts.extend(c[a:b] for a, b in spans[c])
+    questions = list(dict.fromkeys(e.question for e in examples))
+    q_row = {q: i for i, q in enumerate(questions)}
+    emb = SentenceTransformerEmbedder()
+    logger.info("scoring near misses: encoding %d questions and %d sentences", len(questions), len(texts))
+    qv, sv = emb.encode_queries(questions), emb.encode_queries(texts)
+    bm = BM25(texts)
+    s_terms = [set(tokenize(t)) for t in texts]
+    wc, wl, _ = Config().w_answer
+
+    def rank(e: Example, sents: list[tuple[int, int]]) -> np.ndarray:
+        rows = range(first[e.context], first[e.context] + len(sents))
+        q_terms = set(tokenize(e.question))
+        cos = sv[list(rows)] @ qv[q_row[e.question]]
+        lex = np.array([bm.coverage(q_terms, s_terms[r]) for r in rows])
+        return wc * cos + wl * lex
+
+    return rank
 
 
 def load_open_gold(docs: str | Path, questions: str | Path) -> list[Example]:
@@ -431,6 +476,7 @@ def main(args: Any) -> int:
     recipe = Recipe(base=args.base, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                     max_length=args.max_length, stride=args.stride, seed=args.seed, device=args.device or "",
                     limit=args.limit, negatives=args.negatives, windows=args.windows,
+                    hard_negatives=bool(getattr(args, "hard_negatives", False)),
                     data=[Path(p).name for p in args.data])
     examples: list[Example] = []
     for path in args.data:
@@ -440,7 +486,8 @@ def main(args: Any) -> int:
         examples = random.Random(recipe.seed).sample(examples, min(recipe.limit, len(examples)))
     examples = add_distractors(examples, recipe.negatives, recipe.seed, pool=every)
     if recipe.windows is not None:
-        examples = sentence_windows(examples, recipe.windows, recipe.seed)
+        rank = sentence_ranker(examples) if recipe.hard_negatives else None
+        examples = sentence_windows(examples, recipe.windows, recipe.seed, rank)
     evals: dict[str, list[Example]] = {}
     for path in args.eval or []:
         evals[Path(path).stem] = load_squad(path)

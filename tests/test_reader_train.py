@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import qa
@@ -19,6 +20,7 @@ from qa.reader_train import (
     length_batches,
     load_open_gold,
     load_squad,
+    sentence_ranker,
     sentence_windows,
     train,
 )
@@ -107,6 +109,24 @@ def test_sentence_windows_cut_examples_the_way_the_engine_reads_them() -> None:
     assert sentence_windows(ex, lead=1, seed=0) == out  # seeded
     # no lead-in: the window starts at the sentence before the answer's
     assert sentence_windows(ex[:1], lead=0)[0].context == " ".join(sents[2:5])
+
+
+def test_hard_negatives_are_the_near_misses_the_engine_would_read() -> None:
+    sents = ["The lighthouse stands on a cliff.", "Gulls nest below it.", "Its lamp was first lit in 1871.",
+             "Tourists visit in summer.", "The old keeper of the lighthouse was Tomas Berg.", "A storm hit in 1903.",
+             "The current keeper is Miriam Okafor."]
+    ctx = " ".join(sents)
+    q = "Who is the current keeper of the lighthouse?"
+    ex = [Example("a", q, ctx, (("Miriam Okafor", ctx.index("Miriam Okafor")),), "f#0")]
+    rank = sentence_ranker(ex)
+    scores = rank(ex[0], [(ctx.index(x), ctx.index(x) + len(x)) for x in sents])
+    assert int(np.argmax(scores)) == 6 and int(np.argmax(scores[:5])) == 4  # the answer's, then the old keeper's
+    # the "no answer" window is around the best-scored sentence two or more away from the answer's, whatever the
+    # seed; drawn at random, it is some other one for some seed
+    for seed in range(6):
+        neg = sentence_windows(ex, lead=1, seed=seed, rank=rank)[1]
+        assert neg.qid == "a~wneg" and neg.context == " ".join(sents[2:6]) and not neg.answers
+    assert {sentence_windows(ex, lead=1, seed=seed)[1].context for seed in range(6)} != {" ".join(sents[2:6])}
 
 
 def test_windows_are_labelled_with_the_answer_tokens_or_cls(tiny: Path) -> None:
