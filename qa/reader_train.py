@@ -473,10 +473,12 @@ def main(args: Any) -> int:
     if not 0 <= args.stride < args.max_length // 2:
         raise QAError(f"--stride ({args.stride}) must be at least 0 and less than half of --max-length "
                       f"({args.max_length}): the windows overlap by it, after the question")
+    if args.hard_negatives and args.windows is None:
+        raise QAError("--hard-negatives chooses the no-answer sentence windows of --windows: give --windows too")
     recipe = Recipe(base=args.base, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                     max_length=args.max_length, stride=args.stride, seed=args.seed, device=args.device or "",
                     limit=args.limit, negatives=args.negatives, windows=args.windows,
-                    hard_negatives=bool(getattr(args, "hard_negatives", False)),
+                    hard_negatives=args.hard_negatives,
                     data=[Path(p).name for p in args.data])
     examples: list[Example] = []
     for path in args.data:

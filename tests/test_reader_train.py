@@ -209,6 +209,9 @@ def test_cli_train_reader_writes_weights_log_and_scores(tiny: Path, tmp_path: Pa
     assert r.returncode == 2 and r.stderr.strip().splitlines() == [
         "error: --stride (128) must be at least 0 and less than half of --max-length (64): the windows overlap "
         "by it, after the question"]
+    r = run_qa("train-reader", *args[:2], "--hard-negatives", "--out", str(tmp_path / "x"))  # no --windows
+    assert r.returncode == 2 and r.stderr.strip().splitlines() == [
+        "error: --hard-negatives chooses the no-answer sentence windows of --windows: give --windows too"]
     (tmp_path / "junk.json").write_text("[1, 2]")
     r = run_qa("train-reader", "--data", str(tmp_path / "junk.json"), "--out", str(tmp_path / "x"))
     assert r.returncode == 2 and "Traceback" not in r.stderr
