@@ -130,10 +130,6 @@ class Answerer:
         return ranked
 
     # -- evidence --------------------------------------------------------------------------------------
-    def _coverage(self, q_terms: set[str], terms: set[str]) -> float:
-        """:meth:`qa.bm25.BM25.coverage` over the index's BM25."""
-        return self.index.bm25.coverage(q_terms, terms)
-
     def _anchor(self, previous_answer: str, ranked: Ranked) -> tuple[int, int] | None:
         """(document number, sentence id) where the previous answer of the conversation stands: its text is
         verbatim, so it is found in the documents the new question retrieved first, then in any."""
@@ -170,15 +166,15 @@ class Answerer:
         for h in read:
             hit = ranked.hits[h]
             p_terms = set(tokenize(hit.text))
-            p_lex = self._coverage(all_terms, p_terms)
+            p_lex = bm.coverage(all_terms, p_terms)
             for sid, cos in zip(ranked.sent_ids[h], ranked.sent_cos[h], strict=True):
                 doc = c.docs[int(c.p_doc[c.s_passage[sid]])]
                 s, e = int(c.s_start[sid]), int(c.s_end[sid])
                 text = doc.text[s:e]
                 s_terms = set(tokenize(text))
-                lex = self._coverage(q_terms, s_terms)
+                lex = bm.coverage(q_terms, s_terms)
                 if x_terms is not None:
-                    lex = 0.5 * (lex + self._coverage(x_terms, s_terms))
+                    lex = 0.5 * (lex + bm.coverage(x_terms, s_terms))
                 missing = float(kind is not None and not offers(kind, text, question))
                 # a follow-up's answer tends to stand just after (or near) the answer it follows up on
                 near = 0.0
