@@ -14,10 +14,8 @@
 # `reader_reads.py capture`). VARIANTS (default below) is a list of name:extra-stage-1-arguments; STAGE2 holds
 # stage 2's arguments.
 #
-# The device machine takes at most 64 MiB of working tree, and the two bundled models alone are 90 MB: leave
-# them behind for the call (`git rm --cached -q qa/data/*/model.safetensors`, listed in .git/info/exclude) and
-# put them back after it (`git reset -q -- qa/data/*/model.safetensors`). DIR's base/ is the packaged MiniLM
-# saved in fp16 (45 MB); with the data (about 3 MB gzipped) it travels as a carried, git-ignored folder.
+# `bash benchmarks/gpu_prepare.sh` makes DIR (gpu/) here, and leaves the bundled models (90 MB) out of what
+# travels: the device machine takes at most 64 MiB of working tree.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 SRC=${1:?usage: gpu_readers.sh DIR}
