@@ -30,6 +30,7 @@ fi
 for f in "$SHARED"/reader-train/*.json "$SHARED"/squad2-open/questions-dev.jsonl; do
     gzip -c "$f" > "$DIR/data/$(basename "$f").gz"
 done
+chmod -R u+w "$DIR/data/corpus" 2>/dev/null || true
 rm -rf "$DIR/data/corpus" && cp -r "$SHARED/squad2-open/corpus" "$DIR/data/corpus" && chmod -R u+w "$DIR/data/corpus"
 if [ ! -s benchmarks/out/reads-dev.jsonl ]; then
     python benchmarks/reader_reads.py capture --docs "$SHARED/squad2-open/corpus" --index benchmarks/out/squad-index \
