@@ -41,13 +41,13 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from qa.config import Config  # noqa: E402
+from qa.evaluation import Gold, covers, golds, read_questions  # noqa: E402
 from qa.reader import Reader, scaled_margin  # noqa: E402
 from qa.textnorm import f1_score  # noqa: E402
 
 
 def capture(args: argparse.Namespace) -> None:
     from qa.answering import Answerer
-    from qa.evaluation import golds, read_questions
     from qa.index import load_index
 
     config = Config.from_env()
@@ -134,14 +134,13 @@ def covered(row: dict, g) -> tuple[bool, bool]:
         return False, False
     _, _, doc, lo, sents = where
     s, e = lo + g.start, lo + g.end
-    home = next(((a + lo, b + lo) for a, b in sents if a + lo <= s < b + lo), (s, e))
-    sent_end = max([home[1]] + [b + lo for a, b in sents if a + lo < e]) if e > home[1] else home[1]
-    spans = [(d, a, b) for d, a, b in row.get("gold_spans", [])]
-    return (any(d == doc and s <= a and b <= e for d, a, b in spans),
-            any(d == doc and min(home[0], s) <= a and b <= sent_end for d, a, b in spans))
+    home_start, home_end = next(((a + lo, b + lo) for a, b in sents if a + lo <= s < b + lo), (s, e))
+    sent_end = max([home_end] + [b + lo for a, b in sents if a + lo < e]) if e > home_end else home_end
+    gs = [Gold(d, a, b, "") for d, a, b in row.get("gold_spans", [])]
+    return any(covers(doc, s, e, x) for x in gs), any(covers(doc, home_start, sent_end, x) for x in gs)
 
 
-def curve(rows: list[dict], preds: list[tuple[float, str]], target_f1: float) -> dict:
+def curve(rows: list[dict], preds: list[tuple[float, str, bool, bool]], target_f1: float) -> dict:
     ans = [i for i, r in enumerate(rows) if not r["impossible"]]
     imp = [i for i, r in enumerate(rows) if r["impossible"]]
     f1 = np.array([max((f1_score(preds[i][1], g) for g in rows[i]["golds"]), default=0.0) for i in ans])
