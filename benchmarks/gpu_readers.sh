@@ -71,8 +71,8 @@ for i in "${!names[@]}"; do
 done
 wait
 best=$($PY - "$OUT/variants.jsonl" <<'EOF2'
-import json, sys
-rows = [json.loads(x) for x in open(sys.argv[1])] if __import__("os").path.exists(sys.argv[1]) else []
+import json, os, sys
+rows = [json.loads(x) for x in open(sys.argv[1])] if os.path.exists(sys.argv[1]) else []
 rows.sort(key=lambda r: (r["engine_reads"]["sentence_contains"], r["engine_reads"]["auc"]))
 print(rows[-1]["name"] if rows else "")
 EOF2
