@@ -109,6 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--hard-negatives", action="store_true",
                    help="with --windows: each question's window without its answer is around the sentence the engine "
                         "would score best for it (cosine and term coverage), not one drawn at random")
+    p.add_argument("--shared-norm", type=float, default=0.0, metavar="W",
+                   help="with --windows: also train a question's windows against each other (shared "
+                        "normalisation of their span-over-no-answer margins), with this weight")
     p.add_argument("--device", default=None, help="torch device (default: a GPU if there is one)")
     p.add_argument("-v", "--verbose", action="store_true", help="log the loss as it trains")
 

@@ -65,6 +65,7 @@ class Recipe:
     negatives: int = 0
     windows: int | None = None  # read as the engine reads: sentence windows after this many lead-in sentences
     hard_negatives: bool = False  # a window's "no answer" sentence: the one the engine would score best, not random
+    shared_norm: float = 0.0  # weight of a loss comparing a question's windows with each other (see train())
     data: list[str] = field(default_factory=list)
 
 
@@ -264,7 +265,8 @@ def featurize(tokenizer: Any, examples: Sequence[Example], max_length: int, stri
         starts.append(s_tok)
         ends.append(e_tok)
     return {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"],
-            "token_type_ids": enc.get("token_type_ids"), "start_positions": starts, "end_positions": ends}
+            "token_type_ids": enc.get("token_type_ids"), "start_positions": starts, "end_positions": ends,
+            "example": list(enc["overflow_to_sample_mapping"])}
 
 
 # -- reading -------------------------------------------------------------------------------------------------
@@ -352,6 +354,64 @@ def length_batches(lengths: Sequence[int], batch_size: int, rng: np.random.Gener
     return [batches[i] for i in rng.permutation(len(batches))]
 
 
+def group_batches(groups: Sequence[Sequence[int]], lengths: Sequence[int], batch_size: int,
+                  rng: np.random.Generator, pool: int = 50) -> list[np.ndarray]:
+    """Like :func:`length_batches`, but every group of windows (a question's) stays whole in one batch; a batch
+    takes groups until it holds ``batch_size`` windows."""
+    longest = [max(lengths[i] for i in g) for g in groups]
+    order = rng.permutation(len(groups))
+    batches: list[np.ndarray] = []
+    span = max(1, batch_size * pool // max(1, round(np.mean([len(g) for g in groups]))))
+    for lo in range(0, len(order), span):
+        chunk = sorted(order[lo:lo + span], key=lambda g: longest[g])
+        cur: list[int] = []
+        for g in chunk:
+            if cur and len(cur) + len(groups[g]) > batch_size:
+                batches.append(np.array(cur))
+                cur = []
+            cur.extend(groups[g])
+        if cur:
+            batches.append(np.array(cur))
+    return [batches[i] for i in rng.permutation(len(batches))]
+
+
+def _answer_groups(feats: dict[str, Any], idx: np.ndarray) -> list[list[int]]:
+    """Rows of the batch ``idx`` by question (consecutive, as :func:`group_batches` packs them), for the questions
+    with an answer in one window and other windows beside it; the answer's row first."""
+    out: list[list[int]] = []
+    rows = list(range(len(idx)))
+    key = [feats["group"][i] for i in idx]
+    for g in dict.fromkeys(key):
+        mine = [r for r in rows if key[r] == g]
+        pos = [r for r in mine if feats["start_positions"][idx[r]] > 0]
+        if len(mine) > 1 and len(pos) == 1:
+            out.append(pos + [r for r in mine if r != pos[0]])
+    return out
+
+
+def shared_norm_loss(start: Any, end: Any, batch: dict[str, Any], members: list[list[int]]) -> Any:
+    """Clark & Gardner's shared normalisation (2018), on the margins the engine compares: each window's start
+    and end scores minus its own [CLS] ("no answer") score, one softmax over the context tokens of all the
+    windows of a question, the answer's tokens the target. ``members``: for each question with an answer and
+    at least one other window, its rows in the batch, the answer's window first. The engine reads two windows
+    a question and answers from the one whose span beats its own "no answer" by more; trained one window at a
+    time, the reader is never taught to make those margins comparable."""
+    import torch
+
+    ctx = batch["attention_mask"].bool()
+    if "token_type_ids" in batch:
+        ctx &= batch["token_type_ids"].bool()
+    ctx[:, 0] = False
+    losses = []
+    for rows in members:
+        for logits, gold in ((start, batch["start_positions"]), (end, batch["end_positions"])):
+            rel = [logits[r][ctx[r]] - logits[r, 0] for r in rows]
+            target = int(ctx[rows[0], :gold[rows[0]]].sum())  # the gold token among the first window's context tokens
+            want = torch.tensor([target], device=start.device)
+            losses.append(torch.nn.functional.cross_entropy(torch.cat(rel)[None], want))
+    return torch.stack(losses).mean() if losses else start.sum() * 0.0
+
+
 def _collate(feats: dict[str, Any], idx: np.ndarray, pad_id: int, device: str) -> dict[str, Any]:
     import torch
 
@@ -387,7 +447,18 @@ def train(examples: Sequence[Example], recipe: Recipe, out_dir: str | Path,
     lengths = [len(x) for x in feats["input_ids"]]
     n = len(lengths)
     rng = np.random.default_rng(recipe.seed)
-    steps_per_epoch = math.ceil(n / recipe.batch_size)
+    questions: list[list[int]] = []
+    if recipe.shared_norm:  # a question's windows (its answer's and its "no answer" ones) go into one batch
+        by_question: dict[str, list[int]] = {}
+        for w, ex in enumerate(feats["example"]):
+            by_question.setdefault(examples[ex].qid.split("~")[0], []).append(w)
+        questions = list(by_question.values())
+        feats["group"] = [0] * n
+        for g, ws in enumerate(questions):
+            for w in ws:
+                feats["group"][w] = g
+    steps_per_epoch = (len(group_batches(questions, lengths, recipe.batch_size, np.random.default_rng(0))) if questions
+                       else math.ceil(n / recipe.batch_size))
     total = steps_per_epoch * recipe.epochs
     warm = max(1, int(recipe.warmup * total))
     decay = ["bias", "LayerNorm.weight", "layer_norm.weight"]
@@ -419,10 +490,16 @@ def train(examples: Sequence[Example], recipe: Recipe, out_dir: str | Path,
                 np.mean(lengths), len(examples), total, device)
     for epoch in range(recipe.epochs):
         running = 0.0
-        for b, idx in enumerate(length_batches(lengths, recipe.batch_size, rng)):
+        batches = (group_batches(questions, lengths, recipe.batch_size, rng) if questions
+                   else length_batches(lengths, recipe.batch_size, rng))
+        for b, idx in enumerate(batches):
             batch = _collate(feats, idx, tokenizer.pad_token_id or 0, device)
             with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=use_bf16):
-                loss = model(**batch).loss
+                res = model(**batch)
+                loss = res.loss
+                if questions:
+                    loss = loss + recipe.shared_norm * shared_norm_loss(
+                        res.start_logits.float(), res.end_logits.float(), batch, _answer_groups(feats, idx))
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
@@ -475,10 +552,12 @@ def main(args: Any) -> int:
                       f"({args.max_length}): the windows overlap by it, after the question")
     if args.hard_negatives and args.windows is None:
         raise QAError("--hard-negatives chooses the no-answer sentence windows of --windows: give --windows too")
+    if args.shared_norm and args.windows is None:
+        raise QAError("--shared-norm compares the sentence windows of a question (--windows): give --windows too")
     recipe = Recipe(base=args.base, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                     max_length=args.max_length, stride=args.stride, seed=args.seed, device=args.device or "",
                     limit=args.limit, negatives=args.negatives, windows=args.windows,
-                    hard_negatives=args.hard_negatives,
+                    hard_negatives=args.hard_negatives, shared_norm=args.shared_norm,
                     data=[Path(p).name for p in args.data])
     examples: list[Example] = []
     for path in args.data:

@@ -17,11 +17,13 @@ from qa.reader_train import (
     Recipe,
     add_distractors,
     featurize,
+    group_batches,
     length_batches,
     load_open_gold,
     load_squad,
     sentence_ranker,
     sentence_windows,
+    shared_norm_loss,
     train,
 )
 from tests.conftest import HASHING, run_qa, save_tiny_bert, write_docs
@@ -160,6 +162,39 @@ def test_length_batches_cover_every_window_once_and_group_similar_lengths() -> N
     assert spread < 40  # random batches would spread over ~250 tokens
 
 
+def test_group_batches_keep_each_questions_windows_in_one_batch() -> None:
+    import numpy as np
+
+    rng = np.random.default_rng(2)
+    groups, lengths = [], []
+    for _ in range(300):
+        size = int(rng.integers(1, 4))
+        groups.append(list(range(len(lengths), len(lengths) + size)))
+        lengths.extend(int(x) for x in rng.integers(20, 200, size=size))
+    batches = group_batches(groups, lengths, 16, np.random.default_rng(0))
+    assert sorted(np.concatenate(batches).tolist()) == list(range(len(lengths)))  # every window once
+    where = {w: b for b, batch in enumerate(batches) for w in batch.tolist()}
+    assert all(len({where[w] for w in g}) == 1 for g in groups)  # a question's windows stay together
+    assert max(len(b) for b in batches) <= 16
+    assert len(batches) < len(lengths) / 16 * 1.3  # and the batches are nearly full
+
+
+def test_shared_norm_loss_is_one_softmax_over_both_windows_margins() -> None:
+    # two windows of one question: [CLS] q [SEP] c c [SEP]; the answer is token 4 of the first window
+    types = torch.tensor([[0, 0, 0, 1, 1, 1], [0, 0, 0, 1, 1, 1]])
+    batch = {"attention_mask": torch.ones(2, 6, dtype=torch.long), "token_type_ids": types,
+             "start_positions": torch.tensor([4, 0]), "end_positions": torch.tensor([4, 0])}
+    start = torch.tensor([[1.0, 9, 9, 0.5, 2.0, -1], [3.0, 9, 9, 2.5, 0.0, -2]], requires_grad=True)
+    end = start.detach().clone()
+    loss = shared_norm_loss(start, end, batch, [[0, 1]])
+    margins = torch.tensor([0.5 - 1, 2.0 - 1, -1 - 1, 2.5 - 3, 0.0 - 3, -2 - 3])  # each minus its own [CLS]
+    expected = -torch.log_softmax(margins, 0)[1]
+    assert torch.allclose(loss, expected)
+    loss.backward()  # learning lowers the other window's best margin and raises the answer's
+    assert start.grad[1, 3] > 0 and start.grad[0, 4] < 0 and start.grad[1, 0] < 0
+    assert shared_norm_loss(start, end, batch, []).item() == 0.0  # no question with two windows: no loss
+
+
 def test_training_is_seeded_learns_and_saves_a_reader_qa_can_use(tiny: Path, tmp_path: Path) -> None:
     data = load_squad(squad_file(tmp_path / "train.json")) * 8
     recipe = Recipe(base=str(tiny), epochs=6, batch_size=8, lr=3e-3, max_length=64, stride=16, seed=3,
@@ -201,6 +236,9 @@ def test_cli_train_reader_writes_weights_log_and_scores(tiny: Path, tmp_path: Pa
     assert r.returncode == 0, r.stderr
     info2 = json.loads((tmp_path / "stage2" / "training.json").read_text())
     assert info2["recipe"]["windows"] == 1 and info2["base_training"]["data"] == info["data"]
+    r = run_qa("train-reader", *args, "--shared-norm", "1", "--out", str(tmp_path / "stage2s"))
+    assert r.returncode == 0, r.stderr
+    assert json.loads((tmp_path / "stage2s" / "training.json").read_text())["recipe"]["shared_norm"] == 1.0
     (out / "training.json").write_text("{not json")  # an unreadable log: a warning, and the training goes on
     r = run_qa("train-reader", *args, "--out", str(tmp_path / "stage2b"))
     assert r.returncode == 0 and "Traceback" not in r.stderr and "cannot read how" in r.stderr, r.stderr
@@ -212,6 +250,9 @@ def test_cli_train_reader_writes_weights_log_and_scores(tiny: Path, tmp_path: Pa
     r = run_qa("train-reader", *args[:2], "--hard-negatives", "--out", str(tmp_path / "x"))  # no --windows
     assert r.returncode == 2 and r.stderr.strip().splitlines() == [
         "error: --hard-negatives chooses the no-answer sentence windows of --windows: give --windows too"]
+    r = run_qa("train-reader", *args[:2], "--shared-norm", "1", "--out", str(tmp_path / "x"))  # no --windows
+    assert r.returncode == 2 and r.stderr.strip().splitlines() == [
+        "error: --shared-norm compares the sentence windows of a question (--windows): give --windows too"]
     (tmp_path / "junk.json").write_text("[1, 2]")
     r = run_qa("train-reader", "--data", str(tmp_path / "junk.json"), "--out", str(tmp_path / "x"))
     assert r.returncode == 2 and "Traceback" not in r.stderr
