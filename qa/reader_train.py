@@ -344,24 +344,19 @@ def length_batches(lengths: Sequence[int], batch_size: int, rng: np.random.Gener
                    pool: int = 50) -> list[np.ndarray]:
     """Shuffled batches of similar length (pools of ``pool`` batches are sorted by length, then cut), so a
     batch is padded only to its own longest window."""
-    order = rng.permutation(len(lengths))
-    lens = np.asarray(lengths)
-    batches = []
-    for lo in range(0, len(order), batch_size * pool):
-        chunk = order[lo:lo + batch_size * pool]
-        chunk = chunk[np.argsort(lens[chunk], kind="stable")]
-        batches.extend(chunk[i:i + batch_size] for i in range(0, len(chunk), batch_size))
-    return [batches[i] for i in rng.permutation(len(batches))]
+    return group_batches([[i] for i in range(len(lengths))], lengths, batch_size, rng, pool)
 
 
 def group_batches(groups: Sequence[Sequence[int]], lengths: Sequence[int], batch_size: int,
                   rng: np.random.Generator, pool: int = 50) -> list[np.ndarray]:
-    """Like :func:`length_batches`, but every group of windows (a question's) stays whole in one batch; a batch
-    takes groups until it holds ``batch_size`` windows."""
+    """Shuffled batches of similar length (pools of about ``pool`` batches are sorted by their groups' longest
+    window, then cut) in which every group of windows (a question's) stays whole; a batch takes groups until
+    it holds ``batch_size`` windows."""
     longest = [max(lengths[i] for i in g) for g in groups]
     order = rng.permutation(len(groups))
     batches: list[np.ndarray] = []
-    span = max(1, batch_size * pool // max(1, round(np.mean([len(g) for g in groups]))))
+    per_group = round(sum(len(g) for g in groups) / len(groups)) if groups else 1
+    span = max(1, batch_size * pool // max(1, per_group))
     for lo in range(0, len(order), span):
         chunk = sorted(order[lo:lo + span], key=lambda g: longest[g])
         cur: list[int] = []
@@ -376,8 +371,8 @@ def group_batches(groups: Sequence[Sequence[int]], lengths: Sequence[int], batch
 
 
 def _answer_groups(feats: dict[str, Any], idx: np.ndarray) -> list[list[int]]:
-    """Rows of the batch ``idx`` by question (consecutive, as :func:`group_batches` packs them), for the questions
-    with an answer in one window and other windows beside it; the answer's row first."""
+    """Rows of the batch ``idx`` by question, for the questions with an answer in one window and other windows
+    beside it (:func:`group_batches` keeps them in one batch); the answer's row first."""
     out: list[list[int]] = []
     rows = list(range(len(idx)))
     key = [feats["group"][i] for i in idx]
