@@ -21,7 +21,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import math
 import random
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -340,13 +339,6 @@ def build_model(base: str) -> tuple[Any, Any]:
     return AutoTokenizer.from_pretrained(path), AutoModelForQuestionAnswering.from_pretrained(path).float()
 
 
-def length_batches(lengths: Sequence[int], batch_size: int, rng: np.random.Generator,
-                   pool: int = 50) -> list[np.ndarray]:
-    """Shuffled batches of similar length (pools of ``pool`` batches are sorted by length, then cut), so a
-    batch is padded only to its own longest window."""
-    return group_batches([[i] for i in range(len(lengths))], lengths, batch_size, rng, pool)
-
-
 def group_batches(groups: Sequence[Sequence[int]], lengths: Sequence[int], batch_size: int,
                   rng: np.random.Generator, pool: int = 50) -> list[np.ndarray]:
     """Shuffled batches of similar length (pools of about ``pool`` batches are sorted by their groups' longest
@@ -442,8 +434,10 @@ def train(examples: Sequence[Example], recipe: Recipe, out_dir: str | Path,
     lengths = [len(x) for x in feats["input_ids"]]
     n = len(lengths)
     rng = np.random.default_rng(recipe.seed)
-    questions: list[list[int]] = []
-    if recipe.shared_norm:  # a question's windows (its answer's and its "no answer" ones) go into one batch
+    # windows batched by question: one each, or with --shared-norm a question's windows (its answer's and its
+    # "no answer" ones) together
+    questions: list[list[int]] = [[w] for w in range(n)]
+    if recipe.shared_norm:
         by_question: dict[str, list[int]] = {}
         for w, ex in enumerate(feats["example"]):
             by_question.setdefault(examples[ex].qid.split("~")[0], []).append(w)
@@ -452,8 +446,8 @@ def train(examples: Sequence[Example], recipe: Recipe, out_dir: str | Path,
         for g, ws in enumerate(questions):
             for w in ws:
                 feats["group"][w] = g
-    steps_per_epoch = (len(group_batches(questions, lengths, recipe.batch_size, np.random.default_rng(0))) if questions
-                       else math.ceil(n / recipe.batch_size))
+    # packing whole questions, an epoch's batch count depends a little on the shuffle: counted once, for the schedule
+    steps_per_epoch = len(group_batches(questions, lengths, recipe.batch_size, np.random.default_rng(recipe.seed)))
     total = steps_per_epoch * recipe.epochs
     warm = max(1, int(recipe.warmup * total))
     decay = ["bias", "LayerNorm.weight", "layer_norm.weight"]
@@ -485,14 +479,12 @@ def train(examples: Sequence[Example], recipe: Recipe, out_dir: str | Path,
                 np.mean(lengths), len(examples), total, device)
     for epoch in range(recipe.epochs):
         running = 0.0
-        batches = (group_batches(questions, lengths, recipe.batch_size, rng) if questions
-                   else length_batches(lengths, recipe.batch_size, rng))
-        for b, idx in enumerate(batches):
+        for b, idx in enumerate(group_batches(questions, lengths, recipe.batch_size, rng)):
             batch = _collate(feats, idx, tokenizer.pad_token_id or 0, device)
             with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=use_bf16):
                 res = model(**batch)
                 loss = res.loss
-                if questions:
+                if recipe.shared_norm:
                     loss = loss + recipe.shared_norm * shared_norm_loss(
                         res.start_logits.float(), res.end_logits.float(), batch, _answer_groups(feats, idx))
             loss.backward()
