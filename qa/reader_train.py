@@ -365,14 +365,14 @@ def group_batches(groups: Sequence[Sequence[int]], lengths: Sequence[int], batch
 def _answer_groups(feats: dict[str, Any], idx: np.ndarray) -> list[list[int]]:
     """Rows of the batch ``idx`` by question, for the questions with an answer in one window and other windows
     beside it (:func:`group_batches` keeps them in one batch); the answer's row first."""
-    out: list[list[int]] = []
-    rows = list(range(len(idx)))
-    key = [feats["group"][i] for i in idx]
-    for g in dict.fromkeys(key):
-        mine = [r for r in rows if key[r] == g]
-        pos = [r for r in mine if feats["start_positions"][idx[r]] > 0]
-        if len(mine) > 1 and len(pos) == 1:
-            out.append(pos + [r for r in mine if r != pos[0]])
+    mine: dict[int, list[int]] = {}
+    for r, w in enumerate(idx):
+        mine.setdefault(feats["group"][w], []).append(r)
+    out = []
+    for rows in mine.values():
+        pos = [r for r in rows if feats["start_positions"][idx[r]] > 0]
+        if len(rows) > 1 and len(pos) == 1:
+            out.append(pos + [r for r in rows if r != pos[0]])
     return out
 
 

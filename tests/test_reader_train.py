@@ -178,6 +178,15 @@ def test_group_batches_keep_each_questions_windows_in_one_batch() -> None:
     assert len(batches) < len(lengths) / 16 * 1.3  # and the batches are nearly full
 
 
+def test_shared_norm_compares_the_windows_of_questions_with_one_answer_window() -> None:
+    from qa.reader_train import _answer_groups
+
+    # windows 0-1: one question (answer in 0); 2: a question alone; 3-5: answer in 4; 6: unanswerable alone
+    feats = {"group": [0, 0, 1, 2, 2, 2, 3], "start_positions": [5, 0, 3, 0, 7, 0, 0]}
+    batch = np.array([3, 0, 4, 1, 2, 5, 6])  # rows of the batch hold these windows
+    assert _answer_groups(feats, batch) == [[2, 0, 5], [1, 3]]  # by question, the answer's row first
+
+
 def test_shared_norm_loss_is_one_softmax_over_both_windows_margins() -> None:
     # two windows of one question: [CLS] q [SEP] c c [SEP]; the answer is token 4 of the first window
     types = torch.tensor([[0, 0, 0, 1, 1, 1], [0, 0, 0, 1, 1, 1]])
