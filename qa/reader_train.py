@@ -539,6 +539,8 @@ def main(args: Any) -> int:
                       f"({args.max_length}): the windows overlap by it, after the question")
     if args.hard_negatives and args.windows is None:
         raise QAError("--hard-negatives chooses the no-answer sentence windows of --windows: give --windows too")
+    if args.shared_norm < 0:
+        raise QAError(f"--shared-norm is a loss weight: 0 (off) or more, got {args.shared_norm:g}")
     if args.shared_norm and args.windows is None:
         raise QAError("--shared-norm compares the sentence windows of a question (--windows): give --windows too")
     recipe = Recipe(base=args.base, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,

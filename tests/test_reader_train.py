@@ -261,6 +261,9 @@ def test_cli_train_reader_writes_weights_log_and_scores(tiny: Path, tmp_path: Pa
     r = run_qa("train-reader", *args[:2], "--shared-norm", "1", "--out", str(tmp_path / "x"))  # no --windows
     assert r.returncode == 2 and r.stderr.strip().splitlines() == [
         "error: --shared-norm compares the sentence windows of a question (--windows): give --windows too"]
+    r = run_qa("train-reader", *args, "--shared-norm", "-1", "--out", str(tmp_path / "x"))
+    assert r.returncode == 2 and r.stderr.strip().splitlines() == [
+        "error: --shared-norm is a loss weight: 0 (off) or more, got -1"]
     (tmp_path / "junk.json").write_text("[1, 2]")
     r = run_qa("train-reader", "--data", str(tmp_path / "junk.json"), "--out", str(tmp_path / "x"))
     assert r.returncode == 2 and "Traceback" not in r.stderr
