@@ -3,6 +3,7 @@
 #
 #   bash benchmarks/gpu_prepare.sh [DIR]      # default gpu/, git-ignored through .git/info/exclude
 #
+# DIR/site holds pure-Python packages the device lacks (pysbd, for the sentence windows of stage 2),
 # DIR/base is the packaged MiniLM saved in fp16 (45 MB; the fp32 weights are 87 MB, over what the device takes),
 # DIR/data the two reader-train files and squad2-open (gzipped) and the engine's reads of the dev questions
 # (benchmarks/reader_reads.py capture, about 10 minutes here; kept in benchmarks/out/reads-dev.jsonl and reused).
@@ -27,6 +28,11 @@ AutoModel.from_pretrained(path).half().save_pretrained(sys.argv[1])
 AutoTokenizer.from_pretrained(path).save_pretrained(sys.argv[1])
 EOF
 fi
+# pure-Python packages the engine needs that the device's image lacks (its list: .library/device/KINDS.md)
+rm -rf "$DIR/site" && mkdir -p "$DIR/site"
+for mod in pysbd; do
+    cp -r "$(python -c "import $mod, os; print(os.path.dirname($mod.__file__))")" "$DIR/site/"
+done
 for f in "$SHARED"/reader-train/*.json "$SHARED"/squad2-open/questions-dev.jsonl; do
     gzip -c "$f" > "$DIR/data/$(basename "$f").gz"
 done

@@ -24,6 +24,7 @@ WORK=${WORK:-/tmp/gpu_readers}
 BUDGET=${BUDGET:-420}  # seconds each variant may take, all of them at once
 mkdir -p "$OUT" "$WORK"
 export HF_HUB_OFFLINE=1 PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false
+export PYTHONPATH="$(cd "$SRC" && pwd)/site${PYTHONPATH:+:$PYTHONPATH}"  # pysbd, carried by gpu_prepare.sh
 PY=${PY:-python3}
 T0=$SECONDS
 for f in "$SRC"/data/*.gz; do gunzip -c "$f" > "$WORK/$(basename "${f%.gz}")"; done
@@ -46,6 +47,7 @@ variant() {  # name, stage-1 arguments: train both stages, replay the engine's r
     local name=$1 extra=$2
     left() { echo $((T0 + BUDGET - SECONDS > 1 ? T0 + BUDGET - SECONDS : 1)); }
     # shellcheck disable=SC2086
+    [ -f "$WORK/$name.1/training.json" ] ||  # a rerun on the same machine keeps a finished stage 1
     timeout "$(left)" $PY -m qa train-reader "${DATA[@]}" --base "$SRC/base" "${STAGE1[@]}" $extra --out "$WORK/$name.1" \
         > "$WORK/$name.log" 2>&1 || { echo "$name stage 1 failed: $(tail -1 "$WORK/$name.log")"; return; }
     # shellcheck disable=SC2086
