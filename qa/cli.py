@@ -87,6 +87,11 @@ def build_parser() -> argparse.ArgumentParser:
     _rerank(p)
     _common(p)
 
+    p = sub.add_parser("average-readers", help="average the weights of readers trained from one encoder")
+    p.add_argument("readers", nargs="+", metavar="READER_DIR", help="reader folders (at least two)")
+    p.add_argument("--out", required=True, metavar="DIR", help="where the averaged reader is saved")
+    p.add_argument("-v", "--verbose", action="store_true", help="log more")
+
     p = sub.add_parser("train-reader", help="train the extractive reader on SQuAD-format data")
     p.add_argument("--data", action="append", required=True, metavar="FILE.json", help="training file (repeatable)")
     p.add_argument("--out", required=True, metavar="DIR", help="where the trained reader is saved")
@@ -319,6 +324,14 @@ def cmd_train_reader(args: argparse.Namespace) -> int:
     return train_main(args)
 
 
+def cmd_average_readers(args: argparse.Namespace) -> int:
+    from .reader_soup import average_readers
+
+    record = average_readers(args.readers, args.out)
+    print(f"averaged {len(record['soup']['ingredients'])} readers; saved to {args.out}")
+    return 0
+
+
 def cmd_train_retriever(args: argparse.Namespace) -> int:
     from .retriever_train import main as train_main
 
@@ -333,7 +346,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"index": cmd_index, "retrieve": cmd_retrieve, "ask": cmd_ask, "verify": cmd_verify,
-            "eval": cmd_eval, "train-reader": cmd_train_reader,
+            "eval": cmd_eval, "train-reader": cmd_train_reader, "average-readers": cmd_average_readers,
             "train-retriever": cmd_train_retriever, "chat": cmd_chat}
 
 
