@@ -59,3 +59,16 @@ def atomic_write(path: Path, write: Callable[[Any], None], mode: str = "wb") -> 
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def replace_dir(done: Path, out: Path) -> None:
+    """Move the finished folder ``done`` to ``out``; a folder already at ``out`` is moved aside first and
+    removed only once the new one is in place."""
+    import shutil
+
+    old = out.with_name(out.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)
+    if out.exists():
+        out.rename(old)
+    done.rename(out)
+    shutil.rmtree(old, ignore_errors=True)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import QAError
-from .files import sha256_file
+from .files import replace_dir, sha256_file
 
 WEIGHTS = "model.safetensors"
 COPIED = ("config.json", "tokenizer.json", "tokenizer_config.json")  # from the first reader
@@ -26,7 +26,7 @@ COPIED = ("config.json", "tokenizer.json", "tokenizer_config.json")  # from the 
 def average_readers(sources: Sequence[str | Path], out: str | Path) -> dict[str, Any]:
     """Write the uniform average of ``sources``' weights (fp16 safetensors) to ``out``, with the first
     reader's config and tokenizer and a ``training.json`` naming the ingredients; returns that record."""
-    from safetensors.torch import load_file, save_file
+    from safetensors.torch import save_file
 
     dirs = [Path(s) for s in sources]
     if len(dirs) < 2:
@@ -39,7 +39,7 @@ def average_readers(sources: Sequence[str | Path], out: str | Path) -> dict[str,
     if configs[0] is None or any(_shape(c) != _shape(configs[0]) for c in configs[1:]):
         raise QAError("the readers differ in architecture (config.json): only readers fine-tuned from the "
                       "same encoder can be averaged")
-    states = [_load(load_file, d / WEIGHTS) for d in dirs]
+    states = [_load(d / WEIGHTS) for d in dirs]
     for d, state in zip(dirs[1:], states[1:], strict=True):
         if state.keys() != states[0].keys() or any(state[k].shape != states[0][k].shape for k in state):
             raise QAError(f"{d}'s weights do not match {dirs[0]}'s tensor for tensor")
@@ -62,13 +62,13 @@ def average_readers(sources: Sequence[str | Path], out: str | Path) -> dict[str,
         if (dirs[0] / name).is_file():
             shutil.copyfile(dirs[0] / name, tmp / name)
     (tmp / "training.json").write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
-    if out.exists():
-        shutil.rmtree(out)
-    tmp.rename(out)
+    replace_dir(tmp, out)
     return record
 
 
-def _load(load_file: Any, path: Path) -> dict[str, Any]:
+def _load(path: Path) -> dict[str, Any]:
+    from safetensors.torch import load_file
+
     try:
         return load_file(str(path))
     except Exception as exc:  # safetensors raises its own error type, and OSError for unreadable files

@@ -32,6 +32,7 @@ import numpy as np
 
 from .embedding import quiet_transformers, resolve_model_path
 from .errors import QAError
+from .files import replace_dir
 from .reader import best_spans
 from .textnorm import exact_score, f1_score
 
@@ -520,12 +521,7 @@ def save_reader(model: Any, tokenizer: Any, out: Path, summary: dict[str, Any]) 
     copy.deepcopy(model).half().save_pretrained(tmp, safe_serialization=True)
     tokenizer.save_pretrained(tmp)
     (tmp / "training.json").write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
-    old = out.with_name(out.name + ".old")
-    shutil.rmtree(old, ignore_errors=True)
-    if out.exists():
-        out.rename(old)
-    tmp.rename(out)
-    shutil.rmtree(old, ignore_errors=True)
+    replace_dir(tmp, out)
 
 
 def data_provenance(paths: Iterable[str]) -> list[dict[str, str]]:

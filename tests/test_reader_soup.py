@@ -57,6 +57,10 @@ def test_cli_averages_the_weights_and_names_the_ingredients(readers: list[Path],
     assert all(len(i["sha256"]) == 64 for i in info["soup"]["ingredients"])
     assert (out / "tokenizer.json").read_bytes() == (readers[0] / "tokenizer.json").read_bytes()
     assert not (tmp_path / "soup.partial").exists()
+    r = run_qa("average-readers", *map(str, readers[:2]), "--out", str(out))  # over the earlier soup
+    assert r.returncode == 0, r.stderr
+    assert len(json.loads((out / "training.json").read_text())["soup"]["ingredients"]) == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["soup"]  # no .partial or .old left beside it
     # the averaged reader answers through qa with verbatim, cited spans
     docs = write_docs(tmp_path / "docs")
     index = qa.load_index(docs=docs, index_dir=tmp_path / "idx", config=HASHING)
