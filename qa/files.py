@@ -61,6 +61,16 @@ def atomic_write(path: Path, write: Callable[[Any], None], mode: str = "wb") -> 
         raise
 
 
+def staging_dir(out: Path) -> Path:
+    """An empty folder beside ``out`` (``out.partial``) to write a new ``out`` into, for :func:`replace_dir`."""
+    import shutil
+
+    tmp = out.with_name(out.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    return tmp
+
+
 def replace_dir(done: Path, out: Path) -> None:
     """Move the finished folder ``done`` to ``out``; a folder already at ``out`` is moved aside first and
     removed only once the new one is in place."""

@@ -2,8 +2,8 @@
 
 Readers fine-tuned from the same pre-trained weights usually stay in one basin of the loss, so the uniform
 average of their weights is itself a good reader, often better than each of them, at the cost of one
-(Wortsman et al. 2022, "Model soups"). The bundled reader is such an average; ``training.json`` names its
-ingredients, their weights' hashes and how each was trained.
+(Wortsman et al. 2022, "Model soups"). The averaged reader's ``training.json`` names its ingredients, their
+weights' hashes and how each was trained. (Measured for the bundled reader and not shipped: see its model card.)
 
     qa average-readers READER_DIR READER_DIR [...] --out DIR
 """
@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import QAError
-from .files import replace_dir, sha256_file
+from .files import replace_dir, sha256_file, staging_dir
 
 WEIGHTS = "model.safetensors"
 COPIED = ("config.json", "tokenizer.json", "tokenizer_config.json")  # from the first reader
@@ -54,9 +54,7 @@ def average_readers(sources: Sequence[str | Path], out: str | Path) -> dict[str,
         "ingredients": [{"path": str(d), "sha256": sha256_file(d / WEIGHTS), "training": _training(d)}
                         for d in dirs]}}
     out = Path(out)
-    tmp = out.with_name(out.name + ".partial")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+    tmp = staging_dir(out)
     save_file(soup, str(tmp / WEIGHTS), metadata={"format": "pt"})
     for name in COPIED:
         if (dirs[0] / name).is_file():

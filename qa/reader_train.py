@@ -32,7 +32,7 @@ import numpy as np
 
 from .embedding import quiet_transformers, resolve_model_path
 from .errors import QAError
-from .files import replace_dir
+from .files import replace_dir, staging_dir
 from .reader import best_spans
 from .textnorm import exact_score, f1_score
 
@@ -513,11 +513,8 @@ def train(examples: Sequence[Example], recipe: Recipe, out_dir: str | Path,
 def save_reader(model: Any, tokenizer: Any, out: Path, summary: dict[str, Any]) -> None:
     """fp16 safetensors, tokenizer and ``training.json``, written beside and then moved into place."""
     import copy
-    import shutil
 
-    tmp = out.with_name(out.name + ".partial")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+    tmp = staging_dir(out)
     copy.deepcopy(model).half().save_pretrained(tmp, safe_serialization=True)
     tokenizer.save_pretrained(tmp)
     (tmp / "training.json").write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
