@@ -117,6 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--shared-norm", type=float, default=0.0, metavar="W",
                    help="with --windows: also train a question's windows against each other (shared "
                         "normalisation of their span-over-no-answer margins), with this weight")
+    p.add_argument("--swaps", type=float, default=0.0, metavar="SHARE",
+                   help="also give this share of the answerable questions with one of their names swapped for "
+                        "another name of the article, as unanswerable (SQuAD 2.0's entity swaps)")
     p.add_argument("--device", default=None, help="torch device (default: a GPU if there is one)")
     p.add_argument("-v", "--verbose", action="store_true", help="log the loss as it trains")
 

@@ -22,6 +22,7 @@ import hashlib
 import json
 import logging
 import random
+import re
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -66,6 +67,7 @@ class Recipe:
     windows: int | None = None  # read as the engine reads: sentence windows after this many lead-in sentences
     hard_negatives: bool = False  # a window's "no answer" sentence: the one the engine would score best, not random
     shared_norm: float = 0.0  # weight of a loss comparing a question's windows with each other (see train())
+    swaps: float = 0.0  # share of answerable examples also given with a name of the question swapped, unanswerable
     data: list[str] = field(default_factory=list)
 
 
@@ -127,6 +129,71 @@ def add_distractors(examples: Sequence[Example], per_question: int, seed: int = 
                   and not any(a in low for a in answers)]
         for n, ctx in enumerate(rng.sample(others, min(per_question, len(others)))):
             extra.append(Example(f"{e.qid}~neg{n}", e.question, ctx, (), e.article))
+    return [*examples, *extra]
+
+
+_NAME_RUN = re.compile(r"(?<![\w’'-])[A-Z][\w’'-]*(?: (?:of |the |de |von )?[A-Z][\w’'-]*)*")
+
+
+def name_runs(text: str, skip_first: bool = True) -> list[tuple[int, int]]:
+    """Runs of capitalised words ("Kassym-Jomart Tokayev", "Bank of England") as ``(start, end)`` spans; with
+    ``skip_first``, none that starts a sentence or a quotation (its capital says nothing, and a question's first
+    word is "How" or "Who")."""
+    out = []
+    for m in _NAME_RUN.finditer(text):
+        before = text[:m.start()].rstrip()
+        if skip_first and (not before or before[-1] in ".!?\"“‘:"):
+            continue
+        out.append((m.start(), m.end()))
+    return out
+
+
+def swap_names(examples: Sequence[Example], rate: float, seed: int = 0) -> list[Example]:
+    """``examples`` plus, for a share ``rate`` of the answerable ones, a copy whose question names something
+    else, unanswerable: a name of the question that the context holds is replaced by another name of the same
+    article (of as many words, where there is one) that shares no word with it and does not stand in the
+    answer's sentence. "How many Russians fled to
+    Kazakhstan?" becomes "How many Russians fled to Georgia?" beside a sentence about Kazakhstan.
+
+    Entity swaps are among the commonest kinds of SQuAD 2.0's unanswerable questions, and a way the engine's
+    "no answer" fails on news: the passage mentions Georgia a sentence later, and the reader answers with
+    Kazakhstan's figure. The 348 unanswerable questions of the training data teach the reader little of that.
+    Some swaps are noise (an alias of the same thing, a question the swap leaves answerable).
+    """
+    from .chunking import split_sentences
+
+    if rate <= 0:
+        return list(examples)
+    rng = random.Random(seed)
+    names: dict[str, list[str]] = {}  # each article's names, from its contexts, in order of first appearance
+    seen: set[str] = set()
+    for e in examples:
+        if e.context in seen:
+            continue
+        seen.add(e.context)
+        found = names.setdefault(e.article, [])
+        for a, b in name_runs(e.context):
+            if e.context[a:b] not in found:
+                found.append(e.context[a:b])
+    extra = []
+    for e in examples:
+        if not e.answers or rng.random() >= rate:
+            continue
+        mine = [(a, b) for a, b in name_runs(e.question) if e.question[a:b] in e.context]
+        if not mine:
+            continue
+        a, b = rng.choice(mine)
+        old_words = set(e.question[a:b].lower().split())
+        text, start = e.answers[0]
+        home = next(((s, t) for s, t in split_sentences(e.context) if s <= start < t), (0, len(e.context)))
+        sentence = e.context[home[0]:max(home[1], start + len(text))].lower()
+        choices = [n for n in names.get(e.article, ()) if not old_words & set(n.lower().split())
+                   and n.lower() not in sentence and n.lower() not in e.question.lower()]
+        alike = [n for n in choices if len(n.split()) == len(old_words)]  # a name of as many words, if any
+        if choices:
+            swapped = e.question[:a] + rng.choice(alike or choices) + e.question[b:]
+            extra.append(Example(f"{e.qid}~swap", swapped, e.context, (), e.article))
+    logger.info("a name swapped in %d questions, as unanswerable", len(extra))
     return [*examples, *extra]
 
 
@@ -532,6 +599,8 @@ def main(args: Any) -> int:
                       f"({args.max_length}): the windows overlap by it, after the question")
     if args.hard_negatives and args.windows is None:
         raise QAError("--hard-negatives chooses the no-answer sentence windows of --windows: give --windows too")
+    if not 0 <= args.swaps <= 1:
+        raise QAError(f"--swaps is a share of the answerable questions: from 0 to 1, got {args.swaps:g}")
     if args.shared_norm < 0:
         raise QAError(f"--shared-norm is a loss weight: 0 (off) or more, got {args.shared_norm:g}")
     if args.shared_norm and args.windows is None:
@@ -539,7 +608,7 @@ def main(args: Any) -> int:
     recipe = Recipe(base=args.base, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                     max_length=args.max_length, stride=args.stride, seed=args.seed, device=args.device or "",
                     limit=args.limit, negatives=args.negatives, windows=args.windows,
-                    hard_negatives=args.hard_negatives, shared_norm=args.shared_norm,
+                    hard_negatives=args.hard_negatives, shared_norm=args.shared_norm, swaps=args.swaps,
                     data=[Path(p).name for p in args.data])
     examples: list[Example] = []
     for path in args.data:
@@ -551,6 +620,7 @@ def main(args: Any) -> int:
     if recipe.windows is not None:
         rank = sentence_ranker(examples) if recipe.hard_negatives else None
         examples = sentence_windows(examples, recipe.windows, recipe.seed, rank)
+    examples = swap_names(examples, recipe.swaps, recipe.seed)
     evals: dict[str, list[Example]] = {}
     for path in args.eval or []:
         evals[Path(path).stem] = load_squad(path)

@@ -20,9 +20,11 @@ from qa.reader_train import (
     group_batches,
     load_open_gold,
     load_squad,
+    name_runs,
     sentence_ranker,
     sentence_windows,
     shared_norm_loss,
+    swap_names,
     train,
 )
 from tests.conftest import HASHING, run_qa, save_tiny_bert, write_docs
@@ -110,6 +112,38 @@ def test_sentence_windows_cut_examples_the_way_the_engine_reads_them() -> None:
     assert sentence_windows(ex, lead=1, seed=0) == out  # seeded
     # no lead-in: the window starts at the sentence before the answer's
     assert sentence_windows(ex[:1], lead=0)[0].context == " ".join(sents[2:5])
+
+
+def test_name_runs_are_capitalised_words_not_starting_a_sentence() -> None:
+    text = ("How many Russians fled to Kazakhstan? The Bank of England said so, and “Kassym-Jomart Tokayev” agreed "
+            "with the Bank of England.")
+    # none that starts a sentence or a quotation: its first word is capitalised anyway
+    assert [text[a:b] for a, b in name_runs(text)] == ["Russians", "Kazakhstan", "Bank of England"]
+    assert [text[a:b] for a, b in name_runs(text, skip_first=False)][:2] == ["How", "Russians"]
+
+
+def test_swapped_names_make_unanswerable_copies_of_some_answerable_questions() -> None:
+    ctx = ("Almost 100,000 Russians have entered Kazakhstan since the order. Compared with Georgia and "
+           "Finland, it has been the most welcoming. Mongolia saw few.")
+    q = "How many Russians entered Kazakhstan after the order?"
+    ex = [Example(f"a{i}", q, ctx, (("100,000", 7),), "f#0") for i in range(40)]
+    ex.append(Example("x", "Who ruled Mongolia?", ctx, (), "f#0"))
+    out = swap_names(ex, 0.5, seed=0)
+    assert out[:41] == ex and swap_names(ex, 0.5, seed=0) == out and swap_names(ex, 0) == ex  # seeded; 0: none
+    swaps = out[41:]
+    assert 10 < len(swaps) < 30  # about half of the 40 answerable ones; never the unanswerable one
+    for e in swaps:
+        assert e.qid.endswith("~swap") and not e.answers and e.context == ctx
+        # one name is replaced by another of the article outside the answer's sentence (never by the question's
+        # other name, "Russians"); the rest of the question stays
+        assert e.question.replace("Russians", "Kazakhstan", 1) != q or "Russians" not in e.question
+        new = {w.strip("?") for w in e.question.split()} - {w.strip("?") for w in q.split()}
+        assert new and new <= {"Georgia", "Finland", "Mongolia"}, e.question
+    # a question whose names the context does not hold, or an article with no other name, gives nothing
+    assert swap_names([Example("b", "Where is Lagos?", ctx, (("Kazakhstan", 36),), "f#0")], 1.0) == [
+        Example("b", "Where is Lagos?", ctx, (("Kazakhstan", 36),), "f#0")]
+    lone = Example("c", "Who counted in Lagos?", "In Lagos they counted 412.", (("412", 22),), "f#1")
+    assert swap_names([lone], 1.0) == [lone]
 
 
 def test_hard_negatives_are_the_near_misses_the_engine_would_read() -> None:
@@ -261,6 +295,12 @@ def test_cli_train_reader_writes_weights_log_and_scores(tiny: Path, tmp_path: Pa
     r = run_qa("train-reader", *args[:2], "--shared-norm", "1", "--out", str(tmp_path / "x"))  # no --windows
     assert r.returncode == 2 and r.stderr.strip().splitlines() == [
         "error: --shared-norm compares the sentence windows of a question (--windows): give --windows too"]
+    r = run_qa("train-reader", *args, "--swaps", "0.5", "--out", str(tmp_path / "stage2w"))
+    assert r.returncode == 0, r.stderr
+    assert json.loads((tmp_path / "stage2w" / "training.json").read_text())["recipe"]["swaps"] == 0.5
+    r = run_qa("train-reader", *args, "--swaps", "2", "--out", str(tmp_path / "x"))
+    assert r.returncode == 2 and r.stderr.strip().splitlines() == [
+        "error: --swaps is a share of the answerable questions: from 0 to 1, got 2"]
     r = run_qa("train-reader", *args, "--shared-norm", "-1", "--out", str(tmp_path / "x"))
     assert r.returncode == 2 and r.stderr.strip().splitlines() == [
         "error: --shared-norm is a loss weight: 0 (off) or more, got -1"]
