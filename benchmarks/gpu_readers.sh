@@ -9,6 +9,10 @@
 #
 #   bash benchmarks/gpu_readers.sh DIR
 #
+# FROM=base skips stage 1: stage 2 (with each variant's arguments added) starts from DIR/base, then a reader
+# (`BASE=qa/data/reader bash benchmarks/gpu_prepare.sh`), for a variant of stage 2 alone. THROUGHPUT=0 skips the
+# embedding throughput at the end.
+#
 # DIR holds base/ (the MiniLM folder to start from), data/*.json.gz (the two reader-train files),
 # data/corpus/ and data/questions-dev.jsonl.gz (squad2-open) and data/reads-dev.jsonl.gz (from
 # `reader_reads.py capture`). VARIANTS (default below) is a list of name:extra-stage-1-arguments; STAGE2 holds
@@ -44,25 +48,30 @@ for t in "${tokens[@]}"; do
 done
 
 variant() {  # name, stage-1 arguments: train both stages, replay the engine's reads, append a line to variants.jsonl
-    local name=$1 extra=$2
+    local name=$1 extra=$2 from="$WORK/$1.1" stage2=$STAGE2
     left() { echo $((T0 + BUDGET - SECONDS > 1 ? T0 + BUDGET - SECONDS : 1)); }
+    if [ "${FROM:-stage1}" = base ]; then  # stage 2 alone, from the reader in DIR/base, with the variant's arguments
+        from="$SRC/base" stage2="$STAGE2 $extra" extra=""
+    else
+        # shellcheck disable=SC2086
+        [ -f "$from/training.json" ] ||  # a rerun on the same machine keeps a finished stage 1
+        timeout "$(left)" $PY -m qa train-reader "${DATA[@]}" --base "$SRC/base" "${STAGE1[@]}" $extra --out "$from" \
+            > "$WORK/$name.log" 2>&1 || { echo "$name stage 1 failed: $(tail -1 "$WORK/$name.log")"; return; }
+    fi
     # shellcheck disable=SC2086
-    [ -f "$WORK/$name.1/training.json" ] ||  # a rerun on the same machine keeps a finished stage 1
-    timeout "$(left)" $PY -m qa train-reader "${DATA[@]}" --base "$SRC/base" "${STAGE1[@]}" $extra --out "$WORK/$name.1" \
-        > "$WORK/$name.log" 2>&1 || { echo "$name stage 1 failed: $(tail -1 "$WORK/$name.log")"; return; }
-    # shellcheck disable=SC2086
-    timeout "$(left)" $PY -m qa train-reader "${DATA[@]}" "${EVAL[@]}" --base "$WORK/$name.1" $STAGE2 --out "$WORK/$name" \
+    timeout "$(left)" $PY -m qa train-reader "${DATA[@]}" "${EVAL[@]}" --base "$from" $stage2 --out "$WORK/$name" \
         >> "$WORK/$name.log" 2>&1 || { echo "$name stage 2 failed: $(tail -1 "$WORK/$name.log")"; return; }
     timeout "$(left)" $PY benchmarks/reader_reads.py score --reads "$WORK/reads-dev.jsonl" --reader "$WORK/$name" \
         --out "$WORK/$name.score.json" >> "$WORK/$name.log" 2>&1 || { echo "$name score failed"; return; }
-    $PY - "$WORK" "$name" "$extra" "$STAGE2" >> "$OUT/variants.jsonl" <<'EOF2'
+    $PY - "$from" "$WORK" "$name" "$extra" "$stage2" >> "$OUT/variants.jsonl" <<'EOF2'
 import json, sys
-work, name, extra, stage2 = sys.argv[1:]
-t1 = json.load(open(f"{work}/{name}.1/training.json"))
+start, work, name, extra, stage2 = sys.argv[1:]
+t1 = json.load(open(f"{start}/training.json"))
 t = json.load(open(f"{work}/{name}/training.json"))
 s = next(iter(json.load(open(f"{work}/{name}.score.json")).values()))
-print(json.dumps({"name": name, "stage1": extra, "stage2": stage2, "train_seconds": [t1["train_seconds"],
-                  t["train_seconds"]], "gpu": t["gpu"], "gold": t.get("scores"), "engine_reads": s}))
+print(json.dumps({"name": name, "stage1": extra or None, "stage2": stage2, "from": start,
+                  "train_seconds": [t1.get("train_seconds"), t["train_seconds"]], "gpu": t["gpu"],
+                  "gold": t.get("scores"), "engine_reads": s}))
 EOF2
     echo "$name done at $((SECONDS - T0)) s"
 }
@@ -75,7 +84,11 @@ wait
 best=$($PY - "$OUT/variants.jsonl" <<'EOF2'
 import json, os, sys
 rows = [json.loads(x) for x in open(sys.argv[1])] if os.path.exists(sys.argv[1]) else []
-rows.sort(key=lambda r: (r["engine_reads"]["sentence_contains"], r["engine_reads"]["auc"]))
+keep = os.environ.get("KEEP", "").split()  # only these variants may be kept (default: any)
+rows = [r for r in rows if not keep or r["name"] in keep]
+# the target's measure first, then the area under HasAns F1 against NoAns; BEST_BY=auc: the area alone
+by = ("auc",) if os.environ.get("BEST_BY") == "auc" else ("sentence_contains", "auc")
+rows.sort(key=lambda r: tuple(r["engine_reads"][k] for k in by))
 print(rows[-1]["name"] if rows else "")
 EOF2
 )
@@ -86,7 +99,7 @@ if [ -n "$best" ]; then
 fi
 echo "elapsed $((SECONDS - T0)) s"
 cat "$OUT/variants.jsonl"
-if (( SECONDS - T0 < BUDGET + 60 )); then
+if [ "${THROUGHPUT:-1}" = 1 ] && (( SECONDS - T0 < BUDGET + 60 )); then
     timeout 60 $PY benchmarks/embed_throughput.py --docs "$SRC/data/corpus" --n 20000 --model "$SRC/base" \
         --batch 64 256 512 --out "$OUT/embed_throughput_gpu.json" || echo "embed_throughput failed"
 fi
