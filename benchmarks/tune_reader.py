@@ -13,6 +13,9 @@ A candidate's score is its sentence's score plus ``w_reader`` times the reader's
     python benchmarks/tune_reader.py --reader bundled --docs ../shared/data/squad2-open/corpus \\
         --questions ../shared/data/squad2-open/questions-dev.jsonl --also seeds tests/data/seeds-dev.jsonl --write
 
+``--keep-weights`` keeps the configured ``w_reader`` (step 1 only reports its grid) and re-fits the calibration
+alone, as for an embedding model (``QA_MODEL``) whose calibration must match the weights the engine uses.
+
 The held-out sets (tests/data/seeds-questions.jsonl, seeds-followups.jsonl) are never used here.
 """
 
@@ -102,6 +105,8 @@ def main() -> int:
     ap.add_argument("--also", nargs=2, action="append", default=[], metavar=("DOCS", "QUESTIONS"))
     ap.add_argument("--max-loss", type=float, default=0.10)
     ap.add_argument("--write", action="store_true")
+    ap.add_argument("--keep-weights", action="store_true",
+                    help="keep the configured w_reader; only re-fit the calibration")
     args = ap.parse_args()
     config = Config.from_env()
     reader = Reader(args.reader)
@@ -113,7 +118,7 @@ def main() -> int:
         picked = pick(rows, w)
         accs[w] = float(np.mean([p is not None and p[1] for p, a in zip(picked, answerable, strict=True) if a]))
     print("answer_contains@1 (span, no abstention) by w_reader:", {w: round(a, 3) for w, a in accs.items()})
-    w_reader = max(grid, key=lambda w: (accs[w], -w))
+    w_reader = config.w_reader if args.keep_weights else max(grid, key=lambda w: (accs[w], -w))
     sets = [args.questions]
     set_of = np.zeros(len(qs), int)
     for docs, questions in args.also:
