@@ -28,20 +28,24 @@ def always(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_workers_chunk_as_this_process_does(docs_dir: Path, tmp_path: Path, always,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    started = []
+    started, folders = [], []
     real = chunk_pool.Workers
 
     def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
         w = real(*args, **kwargs)
         started.append(len(w.procs))
+        folders.append(w.folder)
         return w
 
     monkeypatch.setattr(chunk_pool, "Workers", spy)
+    # the workers' folder goes in a temporary folder of this test's own, where no other process makes one
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(chunk_pool.tempfile, "tempdir", str(tmp_path / "tmp"))
     with_workers = build(docs_dir, tmp_path / "workers")
     assert started == [3]
     monkeypatch.setattr(chunk_pool, "MIN_CHARS", 10**12)
     assert_same(with_workers.corpus, build(docs_dir, tmp_path / "here").corpus)
-    assert not list(Path(chunk_pool.tempfile.gettempdir()).glob("qa-chunks-*"))
+    assert folders[0].parent == tmp_path / "tmp" and not folders[0].exists()  # removed once read
 
 
 @pytest.mark.parametrize("python", ["/nonexistent/python", "/bin/false"])
