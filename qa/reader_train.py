@@ -152,8 +152,8 @@ def swap_names(examples: Sequence[Example], rate: float, seed: int = 0) -> list[
     """``examples`` plus, for a share ``rate`` of the answerable ones, a copy whose question names something
     else, unanswerable: a name of the question that the context holds is replaced by another name of the same
     article (of as many words, where there is one) that shares no word with it and does not stand in the
-    answer's sentence. "How many Russians fled to
-    Kazakhstan?" becomes "How many Russians fled to Georgia?" beside a sentence about Kazakhstan.
+    answer's sentence. "How many Russians fled to Kazakhstan?" becomes "How many Russians fled to Georgia?"
+    beside a sentence about Kazakhstan.
 
     Entity swaps are among the commonest kinds of SQuAD 2.0's unanswerable questions, and a way the engine's
     "no answer" fails on news: the passage mentions Georgia a sentence later, and the reader answers with
