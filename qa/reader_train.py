@@ -165,16 +165,10 @@ def swap_names(examples: Sequence[Example], rate: float, seed: int = 0) -> list[
     if rate <= 0:
         return list(examples)
     rng = random.Random(seed)
-    names: dict[str, list[str]] = {}  # each article's names, from its contexts, in order of first appearance
-    seen: set[str] = set()
-    for e in examples:
-        if e.context in seen:
-            continue
-        seen.add(e.context)
-        found = names.setdefault(e.article, [])
-        for a, b in name_runs(e.context):
-            if e.context[a:b] not in found:
-                found.append(e.context[a:b])
+    names: dict[str, dict[str, None]] = {}  # each article's names, from its contexts, in order of first appearance
+    for context, article in dict.fromkeys((e.context, e.article) for e in examples):
+        names.setdefault(article, {}).update((context[a:b], None) for a, b in name_runs(context))
+    sentences: dict[str, list[tuple[int, int]]] = {}  # each context's, split once
     extra = []
     for e in examples:
         if not e.answers or rng.random() >= rate:
@@ -185,7 +179,9 @@ def swap_names(examples: Sequence[Example], rate: float, seed: int = 0) -> list[
         a, b = rng.choice(mine)
         old_words = set(e.question[a:b].lower().split())
         text, start = e.answers[0]
-        home = next(((s, t) for s, t in split_sentences(e.context) if s <= start < t), (0, len(e.context)))
+        if e.context not in sentences:
+            sentences[e.context] = split_sentences(e.context)
+        home = next(((s, t) for s, t in sentences[e.context] if s <= start < t), (0, len(e.context)))
         sentence = e.context[home[0]:max(home[1], start + len(text))].lower()
         choices = [n for n in names.get(e.article, ()) if not old_words & set(n.lower().split())
                    and n.lower() not in sentence and n.lower() not in e.question.lower()]
