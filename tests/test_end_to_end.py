@@ -7,13 +7,17 @@ from __future__ import annotations
 
 import json
 import math
+import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 import qa
 from qa.evaluation import evaluate, read_questions
-from tests.conftest import DATA, SEEDS, run_qa, to_12_digits
+from tests.conftest import DATA, SEEDS, cli_env, run_qa, to_12_digits
 
 pytestmark = pytest.mark.model
 
@@ -190,3 +194,25 @@ def test_cli_ask_and_verify_with_the_real_model(
     f.write_text(r.stdout, encoding="utf-8")
     v = run_qa("verify", str(f), "--index", str(seeds_index_dir))
     assert v.returncode == 0 and v.stdout.strip() == "ok: 1 citation(s) verified", v.stdout + v.stderr
+
+
+def readme_python_blocks() -> list[str]:
+    """The README's ```python blocks that use the library itself (not the chat's API client)."""
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```python\n(.*?)```", text, re.S)
+    return [b for b in blocks if "import qa" in b]
+
+
+def test_the_readme_api_example_runs_as_written(seeds_index: qa.Index, seeds_index_dir: Path, tmp_path: Path) -> None:
+    # what a newcomer pastes: run in a folder of their own with seeds/ in it, where load_index(docs="seeds")
+    # finds the index under embeddings/seeds/ (the session's, copied, so nothing is embedded again)
+    (block,) = readme_python_blocks()
+    shutil.copytree(SEEDS, tmp_path / "seeds")
+    shutil.copytree(seeds_index_dir, tmp_path / "embeddings" / "seeds")
+    # as written (the answer is given), then with every answer withheld (QA_NO_ANSWER=1): both branches run
+    for threshold in ("", "1"):
+        r = subprocess.run([sys.executable, "-c", block], cwd=tmp_path, env={**cli_env(), "QA_NO_ANSWER": threshold},
+                           capture_output=True, text=True, encoding="utf-8", timeout=300)
+        assert r.returncode == 0, r.stderr[-2000:]
+        assert "dense=" in r.stdout and "bm25=" in r.stdout  # the retrieve() loop printed its hits
+        assert ("The documents do not say." in r.stdout) == (threshold == "1"), r.stdout
