@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -19,6 +20,10 @@ HTML_SUFFIXES = {".html", ".htm"}
 PDF_SUFFIXES = {".pdf"}
 DOCX_SUFFIXES = {".docx"}
 SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | PDF_SUFFIXES | DOCX_SUFFIXES
+#: Version of how a file becomes text and title; a saved index records it. Bumped whenever either changes, so
+#: that an index built before re-reads its files (whose bytes have not changed) and re-embeds those that differ.
+#: 2: a plain-text title is the document's headline (:func:`plain_title`), no longer its first line.
+EXTRACTION_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -119,15 +124,15 @@ def extract_text(path: Path, doc_id: str, data: bytes | None = None) -> tuple[st
             logger.warning("%s: page%s %s ha%s no text layer (scanned?) and cannot be searched", doc_id,
                            "s" if len(got.empty_pages) > 1 else "", _ranges(got.empty_pages),
                            "ve" if len(got.empty_pages) > 1 else "s")
-        return got.text, _first_line_title(got.text), got.pages
+        return got.text, plain_title(got.text), got.pages
     if suffix in DOCX_SUFFIXES:
         got = docx_text(data)
-        return got.text, _first_line_title(got.text), ()
+        return got.text, plain_title(got.text), ()
     if suffix in HTML_SUFFIXES:
         text, title = html_to_text(decode(data, doc_id))
         return text, title, ()
     text = decode(data, doc_id)
-    return text, _first_line_title(text), ()
+    return text, plain_title(text), ()
 
 
 def _ranges(pages: tuple[int, ...]) -> str:
@@ -141,12 +146,43 @@ def _ranges(pages: tuple[int, ...]) -> str:
     return ", ".join(out)
 
 
-def _first_line_title(text: str) -> str:
-    for line in text.splitlines():
-        line = line.strip()
-        if line:
-            return line[:200]
-    return ""
+#: A line that is only a date ("Monday, April 25, 2022", "date 2022-09-28") is a dateline, not a title.
+_DATE_LINE = re.compile(
+    r"^\W*(date\W*)?((mon|tues|wednes|thurs|fri|satur|sun)day,?\s*)?"
+    r"([a-z]+\.?\s+\d{1,2},?\s+\d{4}|\d{1,2}\s+[a-z]+\.?\s+\d{4}|\d{4}-\d{2}-\d{2}|\d{1,2}/\d{1,2}/\d{2,4})\W*$",
+    re.IGNORECASE)
+#: Navigation left over from a saved web page ("Skip to main menu Skip to search").
+_NAVIGATION = re.compile(r"\bskip to (the )?(main )?(menu|content|search|footer|navigation)\b", re.IGNORECASE)
+#: Where a plain-text title is looked for: the first lines, each of at most this many words (a headline's length).
+TITLE_LINES, TITLE_MAX_WORDS = 8, 20
+#: A line of at least this many words that ends like a sentence is prose (or a photo caption).
+SENTENCE_WORDS = 8
+
+
+def plain_title(text: str) -> str:
+    """The headline of a plain-text document, or "" when it has none.
+
+    Looked for above the body: among the first ``TITLE_LINES`` lines, until a line of more than
+    ``TITLE_MAX_WORDS`` words or the second line that reads as a sentence (``SENTENCE_WORDS`` words or more,
+    ending in punctuation; one is let through, as a photo caption can stand above the headline). The title is
+    the longest line there that does not end like a sentence or a clause and is not a date or a saved web
+    page's navigation ("Skip to main menu"); a Markdown ``#`` is dropped. So a Wikipedia-style file (its title,
+    then its paragraphs) gets its first line, and a saved news page its headline rather than the dateline, a
+    kicker ("Compassion"), a photo credit ("AP") or the site's name above it. A document that starts with its
+    first sentence gets "": a sentence given as the title of every passage would only add noise to their vectors.
+    """
+    found: list[str] = []
+    sentences = 0
+    for n, raw in enumerate(line for line in text.splitlines() if line.strip()):
+        line = " ".join(raw.split()).lstrip("#").strip()
+        words = len(line.split())
+        sentence = bool(line) and line[-1] in ".!?:;,"
+        sentences += sentence and words >= SENTENCE_WORDS
+        if n >= TITLE_LINES or words > TITLE_MAX_WORDS or sentences > 1:
+            break
+        if line and not sentence and not _DATE_LINE.match(line) and not _NAVIGATION.search(line):
+            found.append(line[:200])
+    return max(found, key=lambda t: len(t.split()), default="")
 
 
 def hash_bytes(data: bytes) -> str:

@@ -33,7 +33,7 @@ from .bm25 import BM25
 from .build import IndexingInterrupted, embed_corpus
 from .config import Config
 from .corpus import FORMAT_VERSION, Corpus, reorder
-from .documents import Document, check_folder, iter_files, read_document
+from .documents import EXTRACTION_VERSION, Document, check_folder, iter_files, read_document
 from .embedding import Embedder, make_embedder
 from .errors import DocumentsError, IndexFileError
 from .files import atomic_write, sha256_file
@@ -94,7 +94,8 @@ class Index:
     """
 
     def __init__(self, corpus: Corpus, embedder: Embedder, config: Config, path: Path | None,
-                 docs_folder: Path | None, faiss_index: Any = None, index_type: str = "Flat") -> None:
+                 docs_folder: Path | None, faiss_index: Any = None, index_type: str = "Flat",
+                 extraction: int = EXTRACTION_VERSION) -> None:
         self.corpus = corpus
         self.embedder = embedder
         self.config = config
@@ -102,6 +103,8 @@ class Index:
         self.docs_folder = docs_folder
         self.index_type = index_type
         self._faiss = faiss_index
+        #: how its documents' text and titles were extracted (:data:`qa.documents.EXTRACTION_VERSION` when built)
+        self.extraction = extraction
         self.doc_by_id = {d.doc_id: d for d in corpus.docs}
         self.doc_number = {d.doc_id: i for i, d in enumerate(corpus.docs)}
 
@@ -177,6 +180,7 @@ class Index:
             files.append("dense.faiss")
         manifest = {
             "format_version": FORMAT_VERSION,
+            "extraction": self.extraction,
             "model": self.embedder.model_id,
             "model_version": self.embedder.model_version,
             "dim": int(c.p_vec.shape[1]),
@@ -317,7 +321,9 @@ def open_saved(path: Path, embedder: Embedder, config: Config) -> Index:
 
         faiss_index = faiss.deserialize_index(np.fromfile(path / "dense.faiss", dtype=np.uint8))
     folder = Path(manifest["docs_folder"]) if manifest.get("docs_folder") else None
-    return Index(corpus, embedder, config, path, folder, faiss_index, manifest["index_type"])
+    # an index saved before the manifest recorded it was extracted the first way
+    return Index(corpus, embedder, config, path, folder, faiss_index, manifest["index_type"],
+                 extraction=int(manifest.get("extraction", 1)))
 
 
 def default_index_dir(docs: str | Path) -> Path:
@@ -369,9 +375,12 @@ def update_index(saved: Index | None, folder: Path, path: Path, embedder: Embedd
     """Bring ``saved`` (or nothing) in line with ``folder``: keep unchanged documents, embed the rest."""
     old = saved.corpus if saved is not None else None
     old_by_id = {d.doc_id: (i, d) for i, d in enumerate(old.docs)} if old else {}
+    # files read by an older version of the extraction are read again: unchanged bytes can give other text or titles
+    reread = saved is not None and saved.extraction != EXTRACTION_VERSION
     keep: list[int] = []
     fresh: list[Document] = []
     order: list[str] = []
+    changed = 0  # files whose bytes are the same but whose text or title is read differently now
     for f in iter_files(folder):
         doc_id = f.relative_to(folder).as_posix()
         if doc_id in old_by_id:
@@ -380,6 +389,15 @@ def update_index(saved: Index | None, folder: Path, path: Path, embedder: Embedd
                 same = hashlib.sha256(f.read_bytes()).hexdigest() == d.sha256
             except OSError:
                 same = False
+            if same and reread:
+                doc = read_document(folder, f)
+                if doc is None:  # unreadable now (said by read_document): dropped, as a removed file is
+                    continue
+                if (doc.text, doc.title, doc.pages) != (d.text, d.title, d.pages):
+                    changed += 1
+                    fresh.append(doc)
+                    order.append(doc_id)
+                    continue
             if same:
                 keep.append(i)
                 order.append(doc_id)
@@ -390,9 +408,15 @@ def update_index(saved: Index | None, folder: Path, path: Path, embedder: Embedd
             order.append(doc_id)
     if not order:
         raise DocumentsError(f"no documents with text in {folder} (looked for .txt, .md, .html)")
-    removed = len(old_by_id) - len(keep)
+    removed = len(old_by_id) - len(keep) - changed
+    if changed:
+        logger.warning("%s: %d document(s) are read differently by this version of qa (text or title); embedding "
+                       "them again", path, changed)
     if saved is not None and not fresh and not removed:
         saved.docs_folder = folder
+        if reread and save:  # the same texts: only the manifest's record of how they were read is out of date
+            saved.extraction = EXTRACTION_VERSION
+            saved.save(path)
         return saved
     if fresh:
         logger.info("embedding %d new or changed document(s); %d unchanged", len(fresh), len(keep))

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from qa import DocumentsError
-from qa.documents import check_folder, decode, html_to_text, iter_files, load_documents, read_document
+from qa.documents import check_folder, decode, html_to_text, iter_files, load_documents, plain_title, read_document
 from tests.conftest import HTML, deny_listing, write_docs
 
 
@@ -42,6 +42,30 @@ def test_text_is_file_text_and_hash_is_of_bytes(docs_dir: Path) -> None:
 
     assert docs["alpha.txt"].sha256 == hashlib.sha256(raw).hexdigest()
     assert docs["alpha.txt"].title == "Lake Brindle Survey"
+
+
+@pytest.mark.parametrize(("text", "title"), [
+    ("Lake Brindle Survey\n\nThe survey of Lake Brindle was carried out in the spring of 2019 by a team of ten "
+     "who counted the herons.\n\nPhoto: herons at dawn\n", "Lake Brindle Survey"),  # a caption below is not it
+    ("# Orchard Report\n\nThe orchard planted 1,200 trees.\n", "Orchard Report"),
+    # a saved news page: navigation, a credit, a caption and a kicker above the headline, then the standfirst
+    (" date 2022-09-28 Skip to main menu Skip to search Skip to footer\nAP\nA ferry waits at the pier of the "
+     "island after the crossing on Sept. 28.\nStrikes\n\nFerry crews return after nine days\n\nThe crews went "
+     "back to work on Monday after the council agreed to pay the overtime it owed them.\n",
+     "Ferry crews return after nine days"),
+    ("Monday, April 25, 2022\n\nFerry Strike Ends After Nine Days\n\nIsland Herald\n",
+     "Ferry Strike Ends After Nine Days"),
+    ("Harbour News\n\nFerry Strike Ends After Nine Days – Harbour News\n\n",
+     "Ferry Strike Ends After Nine Days – Harbour News"),  # the headline, not the site's name above it
+    # a document that starts with its first sentence has no title
+    ("Kyiv, Ukraine – The council began its meeting with a proverb.\n“Good ties with neighbours guarantee "
+     "safety,” the mayor said on Tuesday.\nComments: 0\n", ""),
+    ("After the announcement of the new timetable on September 21, a crowd of passengers who did not agree with "
+     "it gathered at the pier.\n\nThe council has an ambiguous attitude.\n", ""),
+    ("", ""),
+])
+def test_plain_text_title_is_the_headline(text: str, title: str) -> None:
+    assert plain_title(text) == title
 
 
 def test_bom_is_dropped(tmp_path: Path) -> None:

@@ -185,6 +185,50 @@ def test_only_the_changed_document_is_reembedded(index: qa.Index, docs_dir: Path
     assert emb2.passage_calls == 0
 
 
+NEWS = ("Monday, April 25, 2022\n\nFerry Strike Ends After Nine Days\n\nThe ferry crews of the island route went "
+        "back to work on Monday after nine days on strike, when the council agreed to pay the overtime it had "
+        "owed since the winter timetable began.\n")
+
+
+def older_extraction(index_dir: Path, titles: dict[str, str] | None = None) -> None:
+    """Make the saved index look built by the first extraction: no version in its manifest, and ``titles``."""
+    mpath = index_dir / MANIFEST
+    manifest = json.loads(mpath.read_text())
+    del manifest["extraction"]
+    for d in manifest["documents"]:
+        d["title"] = (titles or {}).get(d["doc_id"], d["title"])
+    mpath.write_text(json.dumps(manifest))
+
+
+def test_an_index_of_an_older_extraction_reembeds_only_what_reads_differently(
+    docs_dir: Path, index_dir: Path, caplog
+) -> None:
+    write_docs(docs_dir, {"news.txt": NEWS})
+    built = load(docs_dir, index_dir)
+    assert built.doc_by_id["news.txt"].title == "Ferry Strike Ends After Nine Days"  # not its dateline
+    assert json.loads((index_dir / MANIFEST).read_text())["extraction"] == qa.documents.EXTRACTION_VERSION
+    older_extraction(index_dir, {"news.txt": "Monday, April 25, 2022"})  # what the first line gave
+    emb = CountingEmbedder()
+    with caplog.at_level(logging.WARNING):
+        updated = load(docs_dir, index_dir, embedder=emb)
+    assert emb.passages_embedded == passages_of(updated, "news.txt")  # that document alone
+    assert "1 document(s) are read differently" in caplog.text
+    assert updated.doc_by_id["news.txt"].title == "Ferry Strike Ends After Nine Days"
+    assert results(updated) == results(load(docs_dir, index_dir.parent / "fresh"))
+    emb2 = CountingEmbedder()
+    load(docs_dir, index_dir, embedder=emb2)  # and recorded: nothing is read or embedded again
+    assert emb2.passage_calls == 0
+
+
+def test_an_index_of_an_older_extraction_that_reads_the_same_is_kept(index: qa.Index, docs_dir: Path,
+                                                                      index_dir: Path) -> None:
+    older_extraction(index_dir)
+    emb = CountingEmbedder()
+    kept = load(docs_dir, index_dir, embedder=emb)
+    assert emb.passage_calls == 0 and results(kept) == results(index)
+    assert json.loads((index_dir / MANIFEST).read_text())["extraction"] == qa.documents.EXTRACTION_VERSION
+
+
 def test_a_new_document_alone_is_embedded(index: qa.Index, docs_dir: Path, index_dir: Path) -> None:
     write_docs(
         docs_dir,
