@@ -18,7 +18,7 @@ _WHERE = {
     "answer": "api", "load_index": "api", "retrieve": "api", "verify": "api",
     "Config": "config", "Index": "index", "IndexingInterrupted": "index",
     "DocumentsError": "errors", "IndexFileError": "errors", "QAError": "errors", "QuestionError": "errors",
-    "ScopeError": "errors",
+    "ScopeError": "errors", "ArgumentError": "errors",
     "Answer": "results", "Citation": "results", "Hit": "results", "Passage": "results",
 }
 __all__ = sorted(_WHERE)

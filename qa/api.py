@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import fnmatch
 import logging
+import math
+import numbers
+import operator
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -23,7 +26,7 @@ from . import index as _index
 from .answering import Answerer, clean_question
 from .citations import verify as _verify
 from .config import Config
-from .errors import ScopeError
+from .errors import ArgumentError, ScopeError
 from .index import Index
 from .reader import BUNDLED_NAMES, READERS_OFF, Reader, bundled_reader_path
 from .results import Answer, Hit
@@ -40,6 +43,17 @@ def load_index(docs: str | Path | None = DEFAULT_DOCS, index_dir: str | Path | N
     """The index of ``docs`` (a folder), built or brought up to date, saved under ``index_dir``
     (default ``embeddings/<folder name>``). See :func:`qa.index.load_index` for the other arguments."""
     return _index.load_index(docs=docs, index_dir=index_dir, config=config, **kwargs)
+
+
+def positive_int(name: str, value: object) -> int:
+    """``value`` as an int of at least 1, else an :class:`~qa.errors.ArgumentError` naming the argument."""
+    try:
+        n = operator.index(value)  # ints and numpy's integers; not floats, strings or None
+    except TypeError:
+        n = 0
+    if isinstance(value, bool) or n < 1:
+        raise ArgumentError(f"{name} must be a whole number of at least 1, got {value!r}")
+    return n
 
 
 def _resolve(index: Index | None) -> Index:
@@ -77,8 +91,7 @@ def retrieve(question: str, k: int = 5, index: Index | None = None,
     """
     idx = _resolve(index)
     q = clean_question(question, idx.config.max_question_chars)
-    if k < 1:
-        raise ValueError(f"k must be at least 1, got {k}")
+    k = positive_int("k", k)
     answerer = Answerer(idx, reader=get_reader(None, idx.config))  # its reader re-ranks, when configured to
     return answerer.retrieve(q, k, allowed=scope_mask(idx, only)).hits[:k]
 
@@ -119,8 +132,10 @@ def answer(question: str, index: Index | None = None, history: Sequence[Any] | N
         k: passages returned with the answer. ``only``: limit to some document ids or globs.
     """
     idx = _resolve(index)
-    if top_n < 1:
-        raise ValueError(f"top_n must be at least 1, got {top_n}")
+    top_n, k = positive_int("top_n", top_n), positive_int("k", k)
+    if threshold is not None and (isinstance(threshold, bool) or not isinstance(threshold, numbers.Real)
+                                  or math.isnan(threshold)):
+        raise ArgumentError(f"threshold must be a number (a confidence from 0 to 1), got {threshold!r}")
     answerer = Answerer(idx, reader=get_reader(reader, idx.config))
     return answerer.answer(question, history=history, top_n=top_n, threshold=threshold, k=k,
                            allowed=scope_mask(idx, only))

@@ -28,13 +28,14 @@ def _setup_logging(verbose: bool) -> None:
     logging.getLogger("qa").setLevel(logging.INFO if verbose else logging.WARNING)
 
 
-def _common(p: argparse.ArgumentParser) -> None:
+def _common(p: argparse.ArgumentParser, json_output: bool = True) -> None:
     p.add_argument("--docs", default=None, help="folder of documents (default: seeds/)")
     p.add_argument("--index", dest="index_dir", default=None,
                    help="where the index is saved (default: embeddings/<name of docs>)")
     p.add_argument("--model", default=None,
                    help="embedding model: bundled (the default, QA_MODEL), all-MiniLM-L6-v2, a folder or a hub name")
-    p.add_argument("--json", action="store_true", help="print JSON for programs")
+    if json_output:
+        p.add_argument("--json", action="store_true", help="print JSON for programs")
     p.add_argument("-v", "--verbose", action="store_true", help="say what is being done")
 
 
@@ -137,9 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true", help="log the loss as it trains")
 
     p = sub.add_parser("chat", help="start the web chat")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=7860)
-    _common(p)
+    p.add_argument("--host", default="127.0.0.1", help="address to serve on (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=7860, help="port to serve on (default 7860)")
+    _common(p, json_output=False)
     return parser
 
 
@@ -294,12 +295,13 @@ def cmd_verify(args: argparse.Namespace) -> int:
     problems = verify(ans, index=_index(args, as_saved=True))
     n = len(ans.citations) + sum(len(a.citations) for a in ans.alternatives)
     if args.json:
-        _print_json({"citations": n, "problems": problems, "ok": not problems})
+        _print_json({"citations": n, "withheld_guess": ans.withheld is not None, "problems": problems,
+                     "ok": not problems})
     elif problems:
         for p in problems:
             print(p)
     else:
-        print(f"ok: {n} citation(s) verified")
+        print(f"ok: {n} citation(s){' and the withheld guess' if ans.withheld else ''} verified")
     return 1 if problems else 0
 
 
@@ -371,8 +373,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt as exc:  # an interrupted build says what it kept (qa.build.IndexingInterrupted)
         print(f"interrupted: {exc}" if str(exc) else "interrupted", file=sys.stderr)
         return 130
-    except (OSError, MemoryError) as exc:
-        print(f"error: {exc.__class__.__name__}: {exc}", file=sys.stderr)
+    except (OSError, MemoryError) as exc:  # one line, even for a library's message of several
+        print(f"error: {exc.__class__.__name__}: {' '.join(str(exc).split())}", file=sys.stderr)
         return 1
 
 

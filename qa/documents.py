@@ -245,6 +245,10 @@ def load_documents(folder: str | Path) -> list[Document]:
     root = check_folder(folder)
     docs = [doc for path in iter_files(root) if (doc := read_document(root, path)) is not None]
     if not docs:
-        kinds = ", ".join(sorted(SUPPORTED_SUFFIXES))
-        raise DocumentsError(f"no documents with text in {root} (looked for {kinds})")
+        raise no_documents(root)
     return docs
+
+
+def no_documents(folder: Path) -> DocumentsError:
+    """The error for a folder without a document with text, naming the kinds of file looked for."""
+    return DocumentsError(f"no documents with text in {folder} (looked for {', '.join(sorted(SUPPORTED_SUFFIXES))})")

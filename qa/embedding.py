@@ -29,6 +29,8 @@ from typing import Any
 
 import numpy as np
 
+from .files import loading_model
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "bundled"
@@ -270,7 +272,8 @@ class SentenceTransformerEmbedder(Embedder):
         from sentence_transformers import SentenceTransformer
 
         logger.info("loading embedding model %s", self._path)
-        model = SentenceTransformer(self._path, device=self.device)
+        with loading_model("embedding model (QA_MODEL / --model)", self.model_name):
+            model = SentenceTransformer(self._path, device=self.device)
         return model.float() if model.device.type == "cpu" else model  # fp16 weights are slow on a CPU
 
     @cached_property
@@ -288,10 +291,12 @@ class SentenceTransformerEmbedder(Embedder):
 
         device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
         logger.info("loading embedding model %s", self._path)
-        model = AutoModel.from_pretrained(self._path)
+        with loading_model("embedding model (QA_MODEL / --model)", self.model_name):
+            model = AutoModel.from_pretrained(self._path)
+            tokenizer = AutoTokenizer.from_pretrained(self._path)
         if device == "cpu":
             model = model.float()  # weights stored in fp16 (the bundled model) are slow on a CPU
-        return model.to(device).eval(), AutoTokenizer.from_pretrained(self._path)
+        return model.to(device).eval(), tokenizer
 
     @cached_property
     def dim(self) -> int:  # type: ignore[override]

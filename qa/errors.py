@@ -21,3 +21,7 @@ class IndexFileError(QAError):
 
 class ScopeError(QAError):
     """A document filter names documents that are not in the index."""
+
+
+class ArgumentError(QAError, ValueError):
+    """An argument out of its range or of the wrong type (``top_n=0``, ``k="abc"``); a ``ValueError`` too."""

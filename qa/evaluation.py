@@ -62,11 +62,16 @@ def read_questions(path: str | Path) -> list[dict[str, Any]]:
             continue
         try:
             q = json.loads(line)
-            assert isinstance(q.get("question"), str)
-            q.setdefault("answers", [])
-            q.setdefault("is_impossible", not q["answers"])
-        except (ValueError, AssertionError, AttributeError) as exc:
-            raise QAError(f"{path}:{n}: not a question object ({exc.__class__.__name__})") from exc
+        except ValueError as exc:
+            raise QAError(f"{path}:{n}: not JSON ({exc})") from exc
+        if not isinstance(q, dict) or not isinstance(q.get("question"), str):
+            raise QAError(f"{path}:{n}: not a question object (a JSON object with \"question\" text)")
+        q.setdefault("answers", [])
+        if not isinstance(q["answers"], list) or not all(
+                isinstance(a, dict) and isinstance(a.get("text"), str) and isinstance(a.get("doc"), str)
+                and isinstance(a.get("start"), int) for a in q["answers"]):
+            raise QAError(f"{path}:{n}: \"answers\" must be a list of {{\"text\", \"doc\", \"start\"}} objects")
+        q.setdefault("is_impossible", not q["answers"])
         out.append(q)
     if not out:
         raise QAError(f"no questions in {path}")
@@ -181,8 +186,9 @@ def summarize(rows: list[dict[str, Any]], cites_ok: int, cites_all: int, r_ms: l
 
 
 def format_table(summary: dict[str, float]) -> str:
-    lines = [f"{'measure':<20} value"]
+    w = max(len(k) for k in KEYS)
+    lines = [f"{'measure':<{w}} value"]
     for k in KEYS:
         v = summary[k]
-        lines.append(f"{k:<20} {v:d}" if isinstance(v, int) else f"{k:<20} {v:.3f}")
+        lines.append(f"{k:<{w}} {v:d}" if isinstance(v, int) else f"{k:<{w}} {v:.3f}")
     return "\n".join(lines)

@@ -37,6 +37,18 @@ def local_folder(name: str, what: str, choices: str) -> str | None:
     return folder
 
 
+@contextlib.contextmanager
+def loading_model(what: str, name: str) -> Any:
+    """Around loading a model: an ``OSError`` (no such folder or hub name, the hub unreachable, a damaged file)
+    becomes a one-line :class:`~qa.errors.QAError` that names the model and the setting that chose it."""
+    try:
+        yield
+    except OSError as exc:
+        from .errors import QAError
+
+        raise QAError(f"cannot load the {what} {name!r}: {' '.join(str(exc).split())}") from exc
+
+
 def sha256_file(path: Path) -> str:
     """The SHA-256 of a file's bytes, read in blocks."""
     h = hashlib.sha256()

@@ -33,7 +33,7 @@ from .bm25 import BM25
 from .build import IndexingInterrupted, embed_corpus
 from .config import Config
 from .corpus import FORMAT_VERSION, Corpus, reorder
-from .documents import EXTRACTION_VERSION, Document, check_folder, iter_files, read_document
+from .documents import EXTRACTION_VERSION, Document, check_folder, iter_files, no_documents, read_document
 from .embedding import Embedder, make_embedder
 from .errors import DocumentsError, IndexFileError
 from .files import atomic_write, sha256_file
@@ -407,7 +407,7 @@ def update_index(saved: Index | None, folder: Path, path: Path, embedder: Embedd
             fresh.append(doc)
             order.append(doc_id)
     if not order:
-        raise DocumentsError(f"no documents with text in {folder} (looked for .txt, .md, .html)")
+        raise no_documents(folder)
     removed = len(old_by_id) - len(keep) - changed
     if changed:
         logger.warning("%s: %d document(s) are read differently by this version of qa (text or title); embedding "

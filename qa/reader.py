@@ -143,8 +143,11 @@ class Reader:
         quiet_transformers()
         from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
-        tok = AutoTokenizer.from_pretrained(self.model_name)
-        model = AutoModelForQuestionAnswering.from_pretrained(self.model_name)
+        from .files import loading_model
+
+        with loading_model("reader (QA_READER / --reader)", self.model_name):
+            tok = AutoTokenizer.from_pretrained(self.model_name)
+            model = AutoModelForQuestionAnswering.from_pretrained(self.model_name)
         if self.device == "cpu":
             model = model.float()  # shipped as fp16; CPUs compute in fp32
         return tok, model.to(self.device).eval()

@@ -158,6 +158,21 @@ def test_a_reader_folder_that_is_not_there_is_one_line(shared: tuple[Path, Path]
                                              "or a hub name)"]
 
 
+@pytest.mark.parametrize("flag", ["--reader", "--model"])
+def test_a_hub_name_that_cannot_be_fetched_is_one_line(shared: tuple[Path, Path], flag: str) -> None:
+    # offline (HF_HUB_OFFLINE=1), a name that is not a folder is looked for in the hub and fails: the library's
+    # message of several lines is printed as one, after any warnings
+    args = [*common(shared), flag, "no-such-model-anywhere"]
+    if flag == "--model":
+        args.remove("hashing")
+        args.remove("--model")
+    r = run_qa("ask", HERONS, *args)
+    assert r.returncode != 0 and "Traceback" not in r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert lines[-1].startswith("error: ") and "no-such-model-anywhere" in lines[-1], r.stderr
+    assert all(line.startswith("warning: ") for line in lines[:-1]), r.stderr
+
+
 def test_output_into_a_closed_pipe_is_quiet(shared: tuple[Path, Path]) -> None:
     """`qa ask ... | head -1`: once the reader of the output has gone, no error and no traceback."""
     from tests.conftest import cli_env
@@ -203,7 +218,7 @@ def test_verify_saved_answer_then_tampered(shared: tuple[Path, Path], tmp_path: 
     assert v.stdout.strip() == "ok: 1 citation(s) verified"
     # without --docs (and no seeds/ here) the saved index is used as is
     v = ok(run_qa("verify", str(answer_file), "--index", str(shared[1]), "--model", "hashing", "--json"))
-    assert json.loads(v.stdout) == {"citations": 1, "problems": [], "ok": True}
+    assert json.loads(v.stdout) == {"citations": 1, "withheld_guess": False, "problems": [], "ok": True}
 
     data = json.loads(r.stdout)
     data["citations"][0]["quote"] = data["citations"][0]["quote"].replace("412", "999")
@@ -237,11 +252,32 @@ def test_verify_after_the_document_changed(built: tuple[Path, Path], tmp_path: P
     )
 
 
-@pytest.mark.parametrize("content", ["not json at all", '{"citations": [{"doc_id": "a"}]}', "[]"])
+@pytest.mark.parametrize("content", ["not json at all", '{"citations": [{"doc_id": "a"}]}', "[]", "{}",
+                                     '{"citations": []}'])
 def test_verify_bad_answer_file(shared: tuple[Path, Path], tmp_path: Path, content: str) -> None:
     f = tmp_path / "answer.json"
     f.write_text(content)
     one_line_error(run_qa("verify", str(f), *common(shared)), "answer.json")
+
+
+def test_verify_answer_file_with_a_field_of_the_wrong_type(shared: tuple[Path, Path], tmp_path: Path) -> None:
+    saved = json.loads(ok(run_qa("ask", HERONS, "--threshold", "0", "--json", *common(shared))).stdout)
+    saved["citations"][0]["start"] = "x"
+    f = tmp_path / "answer.json"
+    f.write_text(json.dumps(saved))
+    one_line_error(run_qa("verify", str(f), *common(shared)), "answer.json", "'start' must be a whole number")
+
+
+def test_verify_counts_a_withheld_guess(shared: tuple[Path, Path], tmp_path: Path) -> None:
+    f = tmp_path / "answer.json"
+    f.write_text(ok(run_qa("ask", HERONS, "--json", "--threshold", "1.01", *common(shared))).stdout)
+    assert ok(run_qa("verify", str(f), *common(shared))).stdout.strip() == (
+        "ok: 0 citation(s) and the withheld guess verified")
+
+
+@pytest.mark.parametrize("n", ["0", "-2"])
+def test_ask_top_n_below_one_is_one_line(shared: tuple[Path, Path], n: str) -> None:
+    one_line_error(run_qa("ask", HERONS, "--top-n", n, *common(shared)), "top_n must be a whole number of at least 1")
 
 
 def test_verify_missing_answer_file(shared: tuple[Path, Path], tmp_path: Path) -> None:
@@ -304,8 +340,12 @@ def test_eval_json_keys(shared: tuple[Path, Path], tmp_path: Path) -> None:
 def test_eval_bad_question_file(shared: tuple[Path, Path], tmp_path: Path) -> None:
     f = tmp_path / "q.jsonl"
     f.write_text("{not json\n")
-    one_line_error(run_qa("eval", "--questions", str(f), *common(shared)), "q.jsonl:1")
+    one_line_error(run_qa("eval", "--questions", str(f), *common(shared)), "q.jsonl:1", "not JSON")
     one_line_error(run_qa("eval", "--questions", str(tmp_path / "nope.jsonl"), *common(shared)), "not found")
+    for line, says in (('{"foo": 1}', "not a question object"), ('["a question?"]', "not a question object"),
+                       ('{"question": "Q?", "answers": [{"text": "x"}]}', '"answers" must be a list')):
+        f.write_text(line + "\n")
+        one_line_error(run_qa("eval", "--questions", str(f), *common(shared)), "q.jsonl:1", says)
 
 
 # -- bad input ---------------------------------------------------------------------------------------------
@@ -356,7 +396,7 @@ def test_empty_folder(tmp_path: Path, index_dir: Path) -> None:
     (tmp_path / "empty").mkdir()
     one_line_error(
         run_qa("index", str(tmp_path / "empty"), "--index", str(index_dir), "--model", "hashing"),
-        "no documents",
+        "no documents", ".pdf", ".docx",
     )
 
 

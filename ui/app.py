@@ -207,9 +207,18 @@ def parse_history(history: Any) -> list[Any]:
             return [text]
     if isinstance(history, dict):
         history = [history]
-    if not isinstance(history, list) or not all(isinstance(t, str | dict) for t in history):
-        raise QAError("history must be a list of earlier questions or of {\"question\", \"answer\"} objects")
+    if not isinstance(history, list) or not all(_turn_ok(t) for t in history):
+        raise QAError("history must be a list of earlier questions or of {\"question\", \"answer\"} objects "
+                      "(text; the answer may be left out)")
     return history
+
+
+def _turn_ok(turn: Any) -> bool:
+    """An earlier question as text, or ``{"question": text, "answer": text}`` (the answer may be left out)."""
+    if isinstance(turn, str):
+        return bool(turn.strip())
+    return (isinstance(turn, dict) and isinstance(turn.get("question"), str) and bool(turn["question"].strip())
+            and all(isinstance(turn[key], str | None) for key in ("answer", "text", "span") if key in turn))
 
 
 def _clamp_k(k: Any) -> int:
@@ -277,13 +286,21 @@ def upload(service: ChatService, files: list[str] | str | None) -> tuple[str, st
     return status, service.documents_html()
 
 
+def _number(name: str, value: Any, cast: type) -> Any:
+    """An API argument as ``cast`` (int or float), or a one-line :class:`QAError` naming it."""
+    try:
+        return cast(value)
+    except (TypeError, ValueError) as exc:
+        raise QAError(f"{name} must be a number, got {value!r}") from exc
+
+
 def api_ask(service: ChatService, question: str, history: Any = None, k: Any = 5, threshold: Any = None,
             only: Any = None, top_n: Any = 1) -> dict:
     """The ``/ask`` endpoint: ``Answer.to_dict()`` for a question and its history (QAError on bad input)."""
     only = [only] if isinstance(only, str) and only else list(only or [])
     a = service.ask(question, history=parse_history(history), k=_clamp_k(k),
-                    threshold=None if threshold is None else float(threshold), only=only,
-                    top_n=max(1, min(MAX_K, int(top_n or 1))))
+                    threshold=None if threshold is None else _number("threshold", threshold, float), only=only,
+                    top_n=max(1, min(MAX_K, _number("top_n", top_n or 1, int))))
     return a.to_dict()
 
 

@@ -254,7 +254,8 @@ def test_parse_history(history, expected) -> None:  # type: ignore[no-untyped-de
     assert chat.parse_history(history) == expected
 
 
-@pytest.mark.parametrize("bad", ["[not json", "[1, 2]", 42])
+@pytest.mark.parametrize("bad", ["[not json", "[1, 2]", 42, [{"foo": 1}], [{"question": 5}], [{"answer": "x"}],
+                                 [{"question": "Q", "answer": 3}], [" "]])
 def test_parse_history_rejects_other_things_with_one_line(bad) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(qa.QAError) as err:
         chat.parse_history(bad)
@@ -279,6 +280,15 @@ def running_app(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-un
         yield demo, Client(f"http://127.0.0.1:{port}/", verbose=False), index
     finally:
         demo.close()
+
+
+@pytest.mark.parametrize(("name", "value"), [("top_n", "abc"), ("threshold", "abc"), ("top_n", None)])
+def test_api_ask_bad_numbers_are_one_line(service: ChatService, name: str, value: object) -> None:
+    if value is None:  # top_n of 0 or None falls back to one answer, as the endpoint's default
+        assert chat.api_ask(service, MINISTER, top_n=value)["question"] == MINISTER
+        return
+    with pytest.raises(qa.QAError, match=f"{name} must be a number"):
+        chat.api_ask(service, MINISTER, **{name: value})
 
 
 def test_api_ask_returns_the_answer_dict(running_app) -> None:  # type: ignore[no-untyped-def]
