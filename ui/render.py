@@ -110,7 +110,7 @@ def _confidence(conf: float, threshold: float | None) -> str:
 
 
 def _doc(doc_id: str, titles: Mapping[str, str] | None) -> str:
-    """The document's name; its title (first line, or HTML title) as a tooltip."""
+    """The document's name; its title (the HTML title, else the headline: qa.documents.plain_title) as a tooltip."""
     title = " ".join(((titles or {}).get(doc_id) or "").split())
     title = title if len(title) <= 200 else title[:199] + "…"
     tip = f' title="{esc(title)}"' if title else ""
