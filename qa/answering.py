@@ -339,7 +339,7 @@ class Answerer:
             if len(groups) < top_n and not any(self._same_answer(g[0], cand) for g in groups):
                 groups.append([cand])
         groups[1:] = sorted(groups[1:], key=lambda g: -g[0].score)
-        answers = []
+        answers: list[Answer] = []
         top = groups[0][0]
         for i, group in enumerate(groups):
             best = group[0]

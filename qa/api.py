@@ -48,7 +48,7 @@ def load_index(docs: str | Path | None = DEFAULT_DOCS, index_dir: str | Path | N
 def positive_int(name: str, value: object) -> int:
     """``value`` as an int of at least 1, else an :class:`~qa.errors.ArgumentError` naming the argument."""
     try:
-        n = operator.index(value)  # ints and numpy's integers; not floats, strings or None
+        n = operator.index(value)  # type: ignore[arg-type]  # ints and numpy's integers, nothing else
     except TypeError:
         n = 0
     if isinstance(value, bool) or n < 1:

@@ -24,7 +24,7 @@ import logging
 import random
 import re
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -194,7 +194,8 @@ def swap_names(examples: Sequence[Example], rate: float, seed: int = 0) -> list[
 
 
 def sentence_windows(examples: Sequence[Example], lead: int = 1, seed: int = 0,
-                     rank: Callable[[Example, list[tuple[int, int]]], Sequence[float]] | None = None) -> list[Example]:
+                     rank: Callable[[Example, list[tuple[int, int]]], Sequence[float] | np.ndarray] | None = None,
+                     ) -> list[Example]:
     """``examples`` cut the way the engine reads them (:meth:`qa.answering.Answerer._reader_candidates`): a
     sentence with its neighbours, after ``lead`` sentences of context (within the paragraph here; the engine's
     lead-in may reach into the paragraph before). An answerable example gives the window around its answer's
@@ -479,7 +480,7 @@ def _collate(feats: dict[str, Any], idx: np.ndarray, pad_id: int, device: str) -
 
 
 def train(examples: Sequence[Example], recipe: Recipe, out_dir: str | Path,
-          evals: dict[str, Sequence[Example]] | None = None, model: Any = None, tokenizer: Any = None,
+          evals: Mapping[str, Sequence[Example]] | None = None, model: Any = None, tokenizer: Any = None,
           progress: bool = True, data: list[dict[str, str]] | None = None) -> dict[str, Any]:
     """Fine-tune, save to ``out_dir`` after every epoch, evaluate; returns what is written to ``training.json``.
 

@@ -118,13 +118,13 @@ class ChatService:
         Returns ``(added document ids, one-line problems)``. The new index is built beside the current one
         and swapped in whole; questions asked meanwhile are answered from the current one.
         """
-        paths = [Path(p) for p in paths if p]
+        chosen = [Path(p) for p in paths if p]
         if self.docs_folder is None:
             return [], ["this index has no documents folder, so documents cannot be added"]
         problems: list[str] = []
         with self._update_lock:
             saved: list[str] = []
-            for p in paths:
+            for p in chosen:
                 name = p.name
                 if p.suffix.lower() not in SUPPORTED_SUFFIXES:
                     kinds = ", ".join(sorted(SUPPORTED_SUFFIXES))
@@ -201,7 +201,7 @@ def parse_history(history: Any) -> list[Any]:
         if text[:1] in "[{":
             try:
                 history = json.loads(text)
-            except ValueError as exc:
+            except json.JSONDecodeError as exc:
                 raise QAError(f"history is not valid JSON ({exc.msg} at character {exc.pos})") from exc
         else:
             return [text]
@@ -381,8 +381,8 @@ def build_app(index: Index | ChatService, docs_folder: str | Path | None = None,
                         files.upload(on_upload, [files], [status, docs_panel, files, scope],
                                      api_visibility="private", concurrency_limit=1, concurrency_id="upload")
 
-        submit = dict(fn=on_submit, inputs=[box, chatbot, turns, k, threshold, scope], outputs=[box, chatbot, turns],
-                      api_visibility="private")
+        submit: dict[str, Any] = dict(fn=on_submit, inputs=[box, chatbot, turns, k, threshold, scope],
+                                      outputs=[box, chatbot, turns], api_visibility="private")
         box.submit(**submit)
         send.click(**submit)
         new_chat.click(lambda: ([], [], ""), None, [chatbot, turns, box], api_visibility="private")
