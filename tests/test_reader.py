@@ -276,3 +276,22 @@ def test_whole_words_widens_a_span_that_cuts_a_word() -> None:
     assert widen(text, "Kyzylord") == "Kyzylorda"  # the opening quote is not taken in, nor the comma
     assert widen("stories.Political", "Political", lo=8) == "Political"
     assert widen("Hello world", "wor", hi=10) == "worl"  # never past hi
+
+
+@pytest.mark.parametrize(("text", "span", "expected"), [
+    ("The situation inside Kazakhstan is far from monolithic.", "monolithic", "far from monolithic"),
+    ("The crackdown left at least dozens dead and thousands injured.", "dozens dead", "at least dozens dead"),
+    ("About 100,000 Russians crossed.", "100,000", "About 100,000"),
+    ("They paid nearly $12 a barrel.", "$12", "nearly $12"),
+    ("The plan was not ratified.", "ratified", "not ratified"),
+    ("They talked about the border.", "the border", "the border"),  # a bound only before a number
+    ("Officials cannot say.", "say", "say"),  # "not" inside "cannot" is no negation
+    ("He came over 20 years ago.", "20 years", "over 20 years"),
+    ("Prices rose by 12%.", "12%", "12%"),
+])
+def test_a_span_keeps_the_qualifier_before_it(text: str, span: str, expected: str) -> None:
+    from qa.reader import with_qualifier
+
+    s = text.index(span)
+    assert text[with_qualifier(text, s, s + len(span)):s + len(span)] == expected
+    assert with_qualifier(text, s, s + len(span), lo=s) == s  # never before the range it may answer in
