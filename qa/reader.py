@@ -72,7 +72,7 @@ def with_qualifier(text: str, start: int, end: int, lo: int = 0) -> int:
     negation, or a bound before a number. A reader trained on SQuAD often leaves it out ("monolithic" for "far
     from monolithic", "dozens dead" for "at least dozens dead"), and the span then says something the document
     does not. On squad2-open dev it moves 17 of 1,299 answered spans (contains@1 +4, EM +2)."""
-    # the look-behind sees the text before ``first`` too, so "not" is never taken out of "cannot"
+    # the look-behind also sees the text before where the search starts: "not" is never taken out of "cannot"
     m = _QUALIFIER.search(text, max(lo, start - 20), start)
     if m is None or not (_NEGATION.fullmatch(m.group(1)) or _NUMBER_START.match(text, start, end)):
         return start
