@@ -20,6 +20,8 @@ HTML_SUFFIXES = {".html", ".htm"}
 PDF_SUFFIXES = {".pdf"}
 DOCX_SUFFIXES = {".docx"}
 SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | PDF_SUFFIXES | DOCX_SUFFIXES
+#: The supported kinds of file as messages name them (".docx, .htm, .html, ...").
+SUPPORTED_KINDS = ", ".join(sorted(SUPPORTED_SUFFIXES))
 #: Version of how a file becomes text and title; a saved index records it. Bumped whenever either changes, so
 #: that an index built before re-reads its files (whose bytes have not changed) and re-embeds those that differ.
 #: 2: a plain-text title is the document's headline (:func:`plain_title`), no longer its first line.
@@ -251,4 +253,4 @@ def load_documents(folder: str | Path) -> list[Document]:
 
 def no_documents(folder: Path) -> DocumentsError:
     """The error for a folder without a document with text, naming the kinds of file looked for."""
-    return DocumentsError(f"no documents with text in {folder} (looked for {', '.join(sorted(SUPPORTED_SUFFIXES))})")
+    return DocumentsError(f"no documents with text in {folder} (looked for {SUPPORTED_KINDS})")

@@ -23,7 +23,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home from
 
 import qa  # noqa: E402
 from qa.api import DEFAULT_DOCS  # noqa: E402
-from qa.documents import SUPPORTED_SUFFIXES  # noqa: E402
+from qa.documents import SUPPORTED_KINDS, SUPPORTED_SUFFIXES  # noqa: E402
 from qa.errors import QAError  # noqa: E402
 from qa.index import Index, update_index  # noqa: E402
 
@@ -127,8 +127,7 @@ class ChatService:
             for p in chosen:
                 name = p.name
                 if p.suffix.lower() not in SUPPORTED_SUFFIXES:
-                    kinds = ", ".join(sorted(SUPPORTED_SUFFIXES))
-                    problems.append(f"{name}: not added (only {kinds} files can be indexed)")
+                    problems.append(f"{name}: not added (only {SUPPORTED_KINDS} files can be indexed)")
                     continue
                 dest = None
                 try:
