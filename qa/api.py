@@ -87,7 +87,7 @@ def retrieve(question: str, k: int = 5, index: Index | None = None,
     Each hit has ``doc_id, start, end, text, score`` and the scores of its parts (``dense_score``,
     ``bm25_score``, ``sentence_score``). ``only`` limits the search to some document ids or globs. Where retrieval
     is unsure of its first place, the reader re-ranks the best ``QA_RERANK`` (10) passages first
-    (:mod:`qa.rerank`; ``reader_score``).
+    (:mod:`qa.rerank`): those hits also carry ``reader_score`` and ``rerank_score``, the score they are ordered by.
     """
     idx = _resolve(index)
     q = clean_question(question, idx.config.max_question_chars)

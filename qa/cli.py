@@ -223,9 +223,12 @@ def cmd_retrieve(args: argparse.Namespace) -> int:
         return 0
     for h in hits:
         text = " ".join(h.text.split())
-        print(f"{h.rank}. {h.doc_id}:{h.start}-{h.end}  score {h.score:.3f} "
-              f"(dense {h.dense_score:.3f}, bm25 {h.bm25_score:.2f}, sentence {h.sentence_score:.3f}"
-              f"{'' if h.reader_score is None else f', reader {h.reader_score:+.2f}'})")
+        parts = f"dense {h.dense_score:.3f}, bm25 {h.bm25_score:.2f}, sentence {h.sentence_score:.3f}"
+        if h.rerank_score is None:
+            scores = f"score {h.score:.3f} ({parts})"
+        else:  # the order is the re-ranked one: show the score that made it first
+            scores = f"re-ranked {h.rerank_score:.3f} (retrieval {h.score:.3f}: {parts}; reader {h.reader_score:+.2f})"
+        print(f"{h.rank}. {h.doc_id}:{h.start}-{h.end}  {scores}")
         print(f"   {text[:300]}{'…' if len(text) > 300 else ''}")
     return 0
 

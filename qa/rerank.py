@@ -3,7 +3,8 @@
 A passage's new score is its fused retrieval score relative to the best one, plus ``w_rerank`` times the
 reader's confidence that it holds an answer: its best span's score over its "no answer" score, divided by
 10 and clipped to [-1, 1] (the margin the answerer already uses). Only the first ``rerank`` passages move;
-``Hit.score`` stays the retrieval score and ``Hit.reader_score`` carries the margin.
+``Hit.score`` stays the retrieval score, ``Hit.reader_score`` carries the margin and ``Hit.rerank_score`` the
+new score, which orders the re-ranked hits.
 
 It runs only where retrieval is unsure (:func:`unsure`): the best fused score leads the second by less than
 ``rerank_margin`` of itself. On squad2-open dev (``benchmarks/tune_rerank.py``, 2-core CPU, the bundled
@@ -58,9 +59,11 @@ def rerank(ranked: Ranked, question: str, reader: Reader, depth: int, weight: fl
         return ranked
     head = ranked.hits[:n]
     margins = reader_margins(reader, question, [h.text for h in head])
-    order = np.argsort(-combine(np.array([h.score for h in head]), margins, weight), kind="stable")
+    combined = combine(np.array([h.score for h in head]), margins, weight)
+    order = np.argsort(-combined, kind="stable")
     order = np.concatenate([order, np.arange(n, len(ranked.hits))]).astype(int)
-    hits = [replace(ranked.hits[i], rank=r + 1, reader_score=float(margins[i]) if i < n else None)
+    hits = [replace(ranked.hits[i], rank=r + 1, reader_score=float(margins[i]) if i < n else None,
+                    rerank_score=float(combined[i]) if i < n else None)
             for r, i in enumerate(order)]
     return Ranked(hits, ranked.query, ranked.q_vec, ranked.passages[order],
                   [ranked.sent_ids[i] for i in order], [ranked.sent_cos[i] for i in order])

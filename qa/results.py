@@ -38,6 +38,9 @@ class Hit:
     rank: int = 0
     #: the reader's span-over-no-answer margin when the passage was re-ranked (:mod:`qa.rerank`), else None
     reader_score: float | None = None
+    #: the score re-ranking ordered the passage by (``score`` relative to the best plus ``w_rerank`` times the
+    #: clipped reader margin), else None: the order of the hits follows it where it is set
+    rerank_score: float | None = None
 
     @property
     def doc_id(self) -> str:
@@ -67,6 +70,7 @@ class Hit:
             "bm25_score": self.bm25_score,
             "sentence_score": self.sentence_score,
             **({"reader_score": self.reader_score} if self.reader_score is not None else {}),
+            **({"rerank_score": self.rerank_score} if self.rerank_score is not None else {}),
         }
 
     @classmethod
@@ -74,7 +78,8 @@ class Hit:
         passage = Passage(data["doc_id"], int(data["start"]), int(data["end"]), data["text"])
         return cls(passage, float(data["score"]), float(data["dense_score"]), float(data["bm25_score"]),
                    float(data.get("sentence_score", 0.0)), int(data.get("rank", 0)),
-                   None if data.get("reader_score") is None else float(data["reader_score"]))
+                   None if data.get("reader_score") is None else float(data["reader_score"]),
+                   None if data.get("rerank_score") is None else float(data["rerank_score"]))
 
 
 @dataclass(frozen=True)

@@ -117,8 +117,12 @@ def test_cli_retrieve_with_rerank_shows_the_reader_score(shared: tuple[Path, Pat
                env={"QA_RERANK_MARGIN": "1"})  # every question, however sure retrieval is
     assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
     hits = json.loads(r.stdout)
-    assert len(hits) == 3 and all("reader_score" in h for h in hits)
+    assert len(hits) == 3 and all("reader_score" in h and "rerank_score" in h for h in hits)
     assert [h["rank"] for h in hits] == [1, 2, 3]
+    assert [h["rerank_score"] for h in hits] == sorted((h["rerank_score"] for h in hits), reverse=True)
+    text = run_qa("retrieve", "When did the glassworks open?", "-k", "3", "--rerank", "5", *args,
+                  env={"QA_RERANK_MARGIN": "1"}).stdout  # the order's score leads each line
+    assert text.count(" re-ranked ") == 3 and "(retrieval " in text and "reader " in text, text
     plain = json.loads(run_qa("retrieve", "When did the glassworks open?", "-k", "3", "--rerank", "0", "--json",
                               *args).stdout)
     assert all("reader_score" not in h for h in plain)

@@ -47,6 +47,9 @@ def test_rerank_moves_up_the_passage_the_reader_answers_from(index: qa.Index) ->
     out = rerank(ranked, "q", reader, depth=len(texts), weight=1.0)
     assert "ferry" in out.hits[0].text and out.hits[0].reader_score == pytest.approx(10.0)
     assert [h.rank for h in out.hits] == list(range(1, len(texts) + 1))
+    # the hits are in the order of the score they carry for it; the retrieval scores alone are not
+    assert [h.rerank_score for h in out.hits] == sorted((h.rerank_score for h in out.hits), reverse=True)
+    assert all(h.rerank_score is None for h in ranked.hits)
     # every per-hit array moved with its hit, and the retrieval score is kept as it was
     moved = {h.passage: (p, list(s), h.score) for h, p, s in zip(out.hits, out.passages, out.sent_ids, strict=True)}
     for h, p, s in zip(ranked.hits, ranked.passages, ranked.sent_ids, strict=True):
@@ -61,7 +64,7 @@ def test_only_the_first_depth_hits_move(index: qa.Index) -> None:
     ranked = rank(index, "When did the glassworks open?", k=6)
     out = rerank(ranked, "q", FakeReader("ferry"), depth=3, weight=1.0)
     assert [h.passage for h in out.hits[3:]] == [h.passage for h in ranked.hits[3:]]
-    assert all(h.reader_score is None for h in out.hits[3:])
+    assert all(h.reader_score is None and h.rerank_score is None for h in out.hits[3:])
     assert {h.passage for h in out.hits[:3]} == {h.passage for h in ranked.hits[:3]}
 
 

@@ -85,3 +85,12 @@ def test_hit_exposes_its_passage() -> None:
         "text": "hello",
         "title": "T",
     }
+
+
+def test_a_re_ranked_hit_round_trips_its_reader_and_re_ranking_scores() -> None:
+    h = Hit(Passage("a.txt", 0, 5, "hello"), 0.4, 0.3, 1.2, 0.5, rank=1, reader_score=7.5, rerank_score=1.15)
+    d = json.loads(json.dumps(h.to_dict()))
+    assert (d["reader_score"], d["rerank_score"]) == (7.5, 1.15)
+    assert Hit.from_dict(d) == h
+    plain = Hit(Passage("a.txt", 0, 5, "hello"), 0.4, 0.3, 1.2, 0.5, rank=1).to_dict()
+    assert "rerank_score" not in plain and Hit.from_dict(plain).rerank_score is None

@@ -173,6 +173,17 @@ def render_no_answer(answer: Any, titles: Mapping[str, str] | None = None, thres
     return "".join(parts)
 
 
+def _scores_line(h: Any) -> str:
+    """A hit's scores in words; a re-ranked hit leads with the score it is ordered by."""
+    line = (f'dense {_get(h, "dense_score", 0.0):.3f} · BM25 {_get(h, "bm25_score", 0.0):.2f} · '
+            f'sentence {_get(h, "sentence_score", 0.0):.3f}')
+    if _get(h, "reader_score") is not None:
+        line += f' · reader {_get(h, "reader_score"):+.2f}'
+    if _get(h, "rerank_score") is None:
+        return f'score {_get(h, "score", 0.0):.3f} · {line}'
+    return f're-ranked {_get(h, "rerank_score"):.3f} · retrieval {_get(h, "score", 0.0):.3f} · {line}'
+
+
 def render_sources(answer: Any, titles: Mapping[str, str] | None = None,
                    passage_chars: int = SOURCE_CHARS) -> str:
     """The retrieved passages with their scores (for the collapsible "Sources" section); where a passage
@@ -195,9 +206,7 @@ def render_sources(answer: Any, titles: Mapping[str, str] | None = None,
         if len(text) > passage_chars and e > passage_chars:  # keep the cited span in view
             lo = _snap_left(text, max(0, s - passage_chars // 3), 0)
         hi = _snap_right(text, min(len(text), lo + passage_chars), len(text))
-        scores = (f'score {_get(h, "score", 0.0):.3f} · dense {_get(h, "dense_score", 0.0):.3f} · '
-                  f'BM25 {_get(h, "bm25_score", 0.0):.2f} · sentence {_get(h, "sentence_score", 0.0):.3f}'
-                  + ('' if _get(h, "reader_score") is None else f' · reader {_get(h, "reader_score"):+.2f}'))
+        scores = _scores_line(h)
         parts.append(
             f'<li class="qa-hit"><div class="qa-cite-head">'
             f'<span class="qa-rank">#{_get(h, "rank", "")}</span> '

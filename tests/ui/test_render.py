@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+from dataclasses import replace
 
 import pytest
 
@@ -155,6 +156,14 @@ def test_sources_show_every_passage_with_its_scores_and_mark_the_cited_span() ->
     assert "#1" in text and "#2" in text
     assert "score 0.610 · dense 0.520 · BM25 7.25 · sentence 0.480" in text
     assert [html.unescape(m) for m in re.findall(r"<mark>(.*?)</mark>", out)] == [a.citations[0].quote]
+
+
+def test_a_re_ranked_source_leads_with_the_score_it_is_ordered_by() -> None:
+    a = make_answer()
+    first = replace(a.passages[0], reader_score=6.0, rerank_score=1.3)
+    text = visible_text(render.render_sources(replace(a, passages=(first, *a.passages[1:]))))
+    assert "re-ranked 1.300 · retrieval 0.610 · dense 0.520 · BM25 7.25 · sentence 0.480 · reader +6.00" in text
+    assert "score 0.120 · dense 0.100" in text  # the hit that was not re-ranked
 
 
 def test_sources_say_what_was_searched_for_when_a_follow_up_was_expanded() -> None:
