@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import re
 import shutil
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -222,7 +223,7 @@ def _turn_ok(turn: Any) -> bool:
 
 def _clamp_k(k: Any) -> int:
     try:
-        return max(1, min(MAX_K, int(k)))
+        return max(1, min(MAX_K, math.floor(float(k) + 0.5)))  # rounded half up, as the page's slider rounds
     except (TypeError, ValueError):
         return 5
 
@@ -239,27 +240,50 @@ def default_threshold(index: Index) -> float:
     return float(getattr(Answerer(index, reader=get_reader(None, index.config)), "default_threshold", 0.5))
 
 
-def respond(service: ChatService, message: str, chat: list | None, turns: list | None, k: Any = 5,
-            threshold: Any = None, only: Sequence[str] | None = None, top_n: int = CHAT_TOP_N
-            ) -> tuple[str, list, list]:
-    """The chat's message handler: ask the library, render its answer. Returns (new textbox value, chat
-    messages, conversation turns). Bad input and errors become a one-line message in the chat."""
+KEEP = object()  # a value step: leave the question box as it is (the user may be typing the next question)
+
+
+def question_problem(question: str, max_chars: int) -> str | None:
+    """Why the chat will not send ``question`` (already stripped), in words for the person typing; else None."""
+    n = len(" ".join(question.split()))
+    if n > max_chars:
+        return (f"Questions can be at most {max_chars:,} characters; this one has {n:,}. "
+                "Shorten it and ask again.")
+    return None
+
+
+def respond_steps(service: ChatService, message: str, chat: list | None, turns: list | None, k: Any = 5,
+                  threshold: Any = None, only: Sequence[str] | None = None, top_n: int = CHAT_TOP_N
+                  ) -> Iterator[tuple[Any, list, list]]:
+    """The chat's message handler, in two steps of (question box value or :data:`KEEP`, chat messages,
+    conversation turns): the question joins the conversation and the box empties at once; then the answer
+    follows, leaving the box as it is. A question too long to send stays in the box; bad input and errors
+    become a one-line message in the chat."""
     chat = list(chat or [])
     turns = list(turns or [])
     question = (message or "").strip()
     if not question:
-        return "", [*chat, render.notice_message(EMPTY_QUESTION)], turns
+        yield "", [*chat, render.notice_message(EMPTY_QUESTION)], turns
+        return
     idx = service.index  # one snapshot for the whole answer, even if an upload swaps the index meanwhile
+    problem = question_problem(question, idx.config.max_question_chars)
+    if problem:
+        yield message, [*chat, render.notice_message(problem, "error")], turns
+        return
+    asked = [*chat, render.question_message(question)]
+    yield "", asked, turns
     thr = None if threshold is None else float(threshold)
     try:
         a = service.ask(question, history=render.history_from_turns(turns), k=_clamp_k(k), threshold=thr,
                         index=idx, only=only or None, top_n=top_n)
     except QAError as exc:
-        return "", [*chat, render.question_message(question), render.notice_message(str(exc), "error")], turns
+        yield KEEP, [*asked, render.notice_message(str(exc), "error")], turns
+        return
     except Exception as exc:  # a bug: logged in full on the server, one line in the chat
         logger.exception("answering %r failed", question)
         line = f"Something went wrong while answering ({exc.__class__.__name__}); the server log has details."
-        return "", [*chat, render.question_message(question), render.notice_message(line, "error")], turns
+        yield KEEP, [*asked, render.notice_message(line, "error")], turns
+        return
 
     def doc_text(doc_id: str) -> str | None:
         doc = idx.doc_by_id.get(doc_id)
@@ -268,8 +292,16 @@ def respond(service: ChatService, message: str, chat: list | None, turns: list |
     titles = {d.doc_id: d.title for d in idx.documents}
     shown_threshold = thr if thr is not None else default_threshold(idx)
     msgs = render.answer_messages(a, docs=doc_text, titles=titles, threshold=shown_threshold)
-    turns.append({"question": question, "answer": a.text or ""})
-    return "", [*chat, render.question_message(question), *msgs], turns
+    yield KEEP, [*asked, *msgs], [*turns, {"question": question, "answer": a.text or ""}]
+
+
+def respond(service: ChatService, message: str, chat: list | None, turns: list | None, k: Any = 5,
+            threshold: Any = None, only: Sequence[str] | None = None, top_n: int = CHAT_TOP_N
+            ) -> tuple[str, list, list]:
+    """:func:`respond_steps` run to its end: (question box value, chat messages, conversation turns)."""
+    steps = list(respond_steps(service, message, chat, turns, k, threshold, only, top_n))
+    box = next(value for value, _, _ in reversed(steps) if value is not KEEP)
+    return box, steps[-1][1], steps[-1][2]
 
 
 def upload(service: ChatService, files: list[str] | str | None) -> tuple[str, str]:
@@ -317,8 +349,9 @@ def build_app(index: Index | ChatService, docs_folder: str | Path | None = None,
     threshold_value = default_threshold(service.index)
 
     def on_submit(message: str, chat: list | None, turns: list | None, k: float, threshold: float,
-                  only: list[str] | None) -> tuple[str, list, list]:
-        return respond(service, message, chat, turns, k, threshold, only)
+                  only: list[str] | None) -> Iterator[tuple[Any, list, list]]:
+        for value, messages, conversation in respond_steps(service, message, chat, turns, k, threshold, only):
+            yield (gr.skip() if value is KEEP else value), messages, conversation
 
     def on_upload(files: list[str] | str | None) -> tuple[str, str, Any, Any]:
         status, panel = upload(service, files)
@@ -380,10 +413,10 @@ def build_app(index: Index | ChatService, docs_folder: str | Path | None = None,
                         files.upload(on_upload, [files], [status, docs_panel, files, scope],
                                      api_visibility="private", concurrency_limit=1, concurrency_id="upload")
 
-        submit: dict[str, Any] = dict(fn=on_submit, inputs=[box, chatbot, turns, k, threshold, scope],
-                                      outputs=[box, chatbot, turns], api_visibility="private")
-        box.submit(**submit)
-        send.click(**submit)
+        # One listener for Enter and the button, so that neither sends again while an answer is pending; the
+        # progress shows on the conversation, leaving the box free to type the next question in.
+        gr.on([box.submit, send.click], on_submit, inputs=[box, chatbot, turns, k, threshold, scope],
+              outputs=[box, chatbot, turns], api_visibility="private", show_progress_on=[chatbot])
         new_chat.click(lambda: ([], [], ""), None, [chatbot, turns, box], api_visibility="private")
         chatbot.clear(lambda: [], None, [turns], api_visibility="private")
         gr.api(ask, api_name="ask")

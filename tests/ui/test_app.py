@@ -107,11 +107,34 @@ def test_follow_up_passes_the_conversation_as_history(service: ChatService, monk
     assert sum("qa-answer" in m["content"] for m in messages) == 2
 
 
+def test_a_question_too_long_stays_in_the_box_with_a_one_line_reason(service: ChatService) -> None:
+    long = "why " * 1000
+    box, messages, turns = chat.respond(service, long, [], [], 5, 0.3)
+    assert box == long and turns == [] and len(messages) == 1  # not echoed into the conversation
+    notice = messages[0]["content"]
+    assert "qa-error" in notice and "at most 2,000 characters; this one has 3,999" in text_of(notice)
+    assert "<br>" not in notice
+
+
 def test_library_errors_are_one_line_in_the_chat(service: ChatService) -> None:
-    _, messages, turns = chat.respond(service, "why " * 1000, [], [], 5, 0.3)
+    _, messages, turns = chat.respond(service, "Who is the minister?", [], [], 5, 0.3, only=["ghost.txt"])
     notice = messages[-1]["content"]
-    assert "qa-error" in notice and "characters long; the limit is 2,000" in text_of(notice)
+    assert messages[0]["role"] == "user" and "qa-error" in notice and "ghost.txt" in text_of(notice)
     assert "<br>" not in notice and turns == []
+
+
+def test_the_question_shows_at_once_and_the_answer_leaves_the_box_alone(service: ChatService) -> None:
+    steps = list(chat.respond_steps(service, MINISTER, [], [], 5, 0.0))
+    assert len(steps) == 2
+    (box, first, _), (after, second, turns) = steps
+    assert box == "" and [m["role"] for m in first] == ["user"]  # echoed before it is answered
+    assert after is chat.KEEP and second[0] == first[0] and "qa-answer" in second[1]["content"]
+    assert [t["question"] for t in turns] == [MINISTER]
+
+
+@pytest.mark.parametrize(("given", "used"), [(2.5, 3), (2.4, 2), (0, 1), (-3, 1), (100, 10), ("x", 5)])
+def test_passages_shown_are_clamped_and_rounded_like_the_slider(given: object, used: int) -> None:
+    assert chat._clamp_k(given) == used
 
 
 def test_unexpected_errors_are_one_line_without_traceback(service: ChatService, monkeypatch) -> None:

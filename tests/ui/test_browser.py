@@ -106,3 +106,30 @@ def test_pdf_upload_then_a_scoped_question_cites_its_page_and_shows_other_answer
     docs = {d.inner_text() for d in page.locator(cited).all()}
     assert docs == {"glassworks-report.pdf"}  # the scope held for the answer and the others
     assert page.page_errors == []
+
+
+def test_the_question_shows_at_once_and_what_is_typed_meanwhile_is_kept(page: Any) -> None:
+    replies = "#qa-chat .qa-answer, #qa-chat .qa-notice"
+    before = page.locator(replies).count()
+    users = "#qa-chat .message.user"
+    asked = page.locator(users).count()
+    box = page.locator("#qa-question textarea")
+    box.fill("Who is the president of Kazakhstan?")
+    box.press("Enter")
+    page.wait_for_function(  # the question is in the conversation and the box is empty, before the answer is
+        "([users, m, replies, n]) => document.querySelectorAll(users).length > m && "
+        "document.querySelectorAll(replies).length === n && "
+        "document.querySelector('#qa-question textarea').value === ''",
+        arg=[users, asked, replies, before], polling=5, timeout=30_000)
+    box.type("What did he")  # the next question, typed while the answer is pending
+    page.wait_for_function("([sel, n]) => document.querySelectorAll(sel).length > n", arg=[replies, before],
+                           timeout=120_000)
+    assert box.input_value() == "What did he"  # the answer did not clear it
+    assert "Tokayev" in page.locator(replies).nth(before).inner_text()
+
+
+def test_a_question_too_long_stays_in_the_box(page: Any) -> None:
+    long = "why " * 600
+    reply = ask(page, long)
+    assert "at most 2,000 characters" in reply.inner_text()
+    assert page.locator("#qa-question textarea").input_value().strip() == long.strip()
