@@ -25,7 +25,8 @@ SUPPORTED_KINDS = ", ".join(sorted(SUPPORTED_SUFFIXES))
 #: Version of how a file becomes text and title; a saved index records it. Bumped whenever either changes, so
 #: that an index built before re-reads its files (whose bytes have not changed) and re-embeds those that differ.
 #: 2: a plain-text title is the document's headline (:func:`plain_title`), no longer its first line.
-EXTRACTION_VERSION = 2
+#: 3: a text or HTML file that is not UTF-8 is read as Windows-1252 or -1251 (:func:`decode`), not with U+FFFD.
+EXTRACTION_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -103,20 +104,64 @@ def html_to_text(html: str) -> tuple[str, str]:
     return "\n".join(out).strip() + "\n", " ".join(parser.title.split())
 
 
+#: The 8-bit encodings a file that is not UTF-8 is read in: Windows-1252 (a superset of Latin-1, what "Latin-1"
+#: files mostly are), or Windows-1251 where that reading would make most letters accented (Cyrillic text).
+LEGACY_ENCODINGS = ("cp1252", "cp1251")
+_BOMS = ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
+
+
 def decode(data: bytes, name: str) -> str:
-    """Decode bytes as UTF-8 (BOM dropped); undecodable bytes become U+FFFD, with a warning."""
+    """The text of a plain-text or HTML file's bytes.
+
+    UTF-8, or UTF-16 with its byte-order mark (the mark dropped). Bytes that are not UTF-8 are read as an 8-bit
+    encoding (:data:`LEGACY_ENCODINGS`), with a warning naming it: "café" saved as Latin-1 stays "café". Where
+    the text is UTF-8 all the same (it has more valid multi-byte characters than invalid bytes: a damaged
+    file), only the invalid bytes become U+FFFD, with a warning.
+
+    Raises:
+        UnreadableFile: the bytes are not text (they hold NUL bytes).
+    """
+    for bom, codec in _BOMS:
+        if data.startswith(bom):
+            try:
+                return data.decode(codec)
+            except UnicodeDecodeError:
+                break
+    if b"\x00" in data[:8192]:
+        raise UnreadableFile("it holds NUL bytes, so it is not text (a binary file, or UTF-16 without a "
+                             "byte-order mark)")
     try:
-        return data.decode("utf-8-sig")
+        return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        logger.warning("%s: not valid UTF-8 (byte %d); undecodable bytes replaced by U+FFFD", name, exc.start)
-        return data.decode("utf-8-sig", errors="replace")
+        first = exc.start
+    text = data.decode("utf-8", errors="replace")
+    invalid = text.count("\ufffd") - data.count("\ufffd".encode())
+    if sum(ord(ch) > 127 for ch in text) - text.count("\ufffd") > invalid:
+        logger.warning("%s: not valid UTF-8 at byte %d (%d invalid byte%s); they were replaced by U+FFFD", name,
+                       first, invalid, "" if invalid == 1 else "s")
+        return text
+    codec = _legacy_encoding(data)
+    logger.warning("%s: not UTF-8 (byte %d); read as %s", name, first, _CODEC_NAMES[codec])
+    return data.decode(codec, errors="replace")
+
+
+_CODEC_NAMES = {"cp1252": "Windows-1252 (Western European)", "cp1251": "Windows-1251 (Cyrillic)"}
+
+
+def _legacy_encoding(data: bytes) -> str:
+    """Windows-1252, unless reading the bytes so would make most letters non-ASCII: in Western text accented
+    letters are a few among plain ones, while Cyrillic text in Windows-1251 has almost no ASCII letters."""
+    western = data.decode("cp1252", errors="replace")
+    letters = [ch for ch in western if ch.isalpha()]
+    accented = sum(ord(ch) > 127 for ch in letters)
+    return "cp1251" if letters and accented > len(letters) / 2 else "cp1252"
 
 
 def extract_text(path: Path, doc_id: str, data: bytes | None = None) -> tuple[str, str, tuple[int, ...]]:
     """The text of one file as the index stores it: ``(text, title, page_starts)``.
 
     Raises:
-        UnreadableFile: a PDF or DOCX that cannot be read (corrupt, encrypted).
+        UnreadableFile: a PDF or DOCX that cannot be read (corrupt, encrypted), or a text file that is binary.
     """
     data = path.read_bytes() if data is None else data
     suffix = path.suffix.lower()

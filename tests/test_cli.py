@@ -450,13 +450,13 @@ def test_undecodable_and_empty_files_warn(tmp_path: Path, index_dir: Path) -> No
     r = ok(run_qa("index", str(folder), "--index", str(index_dir), "--model", "hashing", "--json"))
     assert json.loads(r.stdout)["documents"] == 2
     warnings = r.stderr.strip().splitlines()
-    assert any(w.startswith("warning: latin1.txt: not valid UTF-8") for w in warnings)
+    assert "warning: latin1.txt: not UTF-8 (byte 3); read as Windows-1252 (Western European)" in warnings
     assert any(w.startswith("warning: empty.txt: empty") for w in warnings)
     a = json.loads(
         ok(
             run_qa(
                 "ask",
-                "Who opened Caf Rossi on Mill Street?",
+                "Who opened Caf\xe9 Rossi on Mill Street?",
                 "--threshold",
                 "0",
                 "--reader",
@@ -471,7 +471,7 @@ def test_undecodable_and_empty_files_warn(tmp_path: Path, index_dir: Path) -> No
             )
         ).stdout
     )
-    assert a["citations"][0]["doc_id"] == "latin1.txt" and "\ufffd" in a["text"]
+    assert a["citations"][0]["doc_id"] == "latin1.txt" and "Caf\xe9 Rossi" in a["text"]
     f = tmp_path / "a.json"
     f.write_text(json.dumps(a), encoding="utf-8")
     ok(run_qa("verify", str(f), "--docs", str(folder), "--index", str(index_dir), "--model", "hashing"))

@@ -96,14 +96,48 @@ def test_html_without_closing_head_keeps_the_body() -> None:
     assert "hidden" not in text
 
 
-def test_undecodable_bytes_warn_and_become_replacement_char(tmp_path: Path, caplog) -> None:
+def test_a_latin1_file_is_read_as_windows_1252_with_a_warning(tmp_path: Path, caplog) -> None:
     write_docs(
         tmp_path, {"latin1.txt": "Caf\xe9 opened in 1999 on the corner of Mill Street.".encode("latin-1")}
     )
     with caplog.at_level(logging.WARNING, logger="qa"):
         (doc,) = load_documents(tmp_path)
-    assert "Caf\ufffd opened in 1999" in doc.text
-    assert any("latin1.txt" in r.getMessage() and "UTF-8" in r.getMessage() for r in caplog.records)
+    assert "Caf\xe9 opened in 1999" in doc.text
+    assert [r.getMessage() for r in caplog.records] == ["latin1.txt: not UTF-8 (byte 3); read as Windows-1252 "
+                                                       "(Western European)"]
+
+
+@pytest.mark.parametrize(("text", "codec"), [
+    ("“Smart quotes” — a euro € sign, naïve café, René à Besançon.", "cp1252"),
+    ("Министр внутренних дел Марат Ахметжанов.", "cp1251"),
+])
+def test_8_bit_text_is_read_in_the_encoding_that_fits_it(text: str, codec: str, caplog) -> None:
+    with caplog.at_level(logging.WARNING):
+        assert decode(text.encode(codec), "x.txt") == text
+    assert "read as Windows-" + codec[2:] in caplog.records[0].getMessage()
+
+
+def test_utf16_with_its_byte_order_mark_and_utf8_with_one_are_read_silently(caplog) -> None:
+    with caplog.at_level(logging.WARNING):
+        assert decode("Caf\xe9 \u2014 Almaty".encode("utf-16"), "x.txt") == "Caf\xe9 \u2014 Almaty"
+        assert decode("\ufeffCaf\xe9".encode(), "x.txt") == "Caf\xe9"
+    assert not caplog.records
+
+
+def test_a_damaged_utf8_file_keeps_its_text_and_marks_only_the_bad_byte(caplog) -> None:
+    data = "\u201cQuoted\u201d text about Almaty. ".encode() * 3 + b"\xff more."
+    with caplog.at_level(logging.WARNING):
+        text = decode(data, "x.txt")
+    assert text == "\u201cQuoted\u201d text about Almaty. " * 3 + "\ufffd more."
+    assert "1 invalid byte" in caplog.records[0].getMessage()
+
+
+def test_a_binary_file_named_txt_is_skipped_with_a_warning(tmp_path: Path, caplog) -> None:
+    write_docs(tmp_path, {"blob.txt": bytes(range(256)) * 4, "ok.txt": "The ferry leaves at six.\n"})
+    with caplog.at_level(logging.WARNING, logger="qa"):
+        docs = load_documents(tmp_path)
+    assert [d.doc_id for d in docs] == ["ok.txt"]
+    assert any(r.getMessage().startswith("blob.txt: it holds NUL bytes, so it is not text") for r in caplog.records)
 
 
 def test_decode_valid_utf8_does_not_warn(caplog) -> None:
