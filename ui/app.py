@@ -16,7 +16,7 @@ import os
 import re
 import shutil
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,9 @@ import qa  # noqa: E402
 from qa.api import DEFAULT_DOCS  # noqa: E402
 from qa.documents import SUPPORTED_KINDS, SUPPORTED_SUFFIXES  # noqa: E402
 from qa.errors import QAError  # noqa: E402
+from qa.files import sha256_file  # noqa: E402
 from qa.index import Index, update_index  # noqa: E402
+from qa.logs import warnings_during  # noqa: E402
 
 from . import render  # noqa: E402
 
@@ -125,11 +127,21 @@ class ChatService:
         problems: list[str] = []
         with self._update_lock:
             saved: list[str] = []
+            known = {d.sha256: d.doc_id for d in self._index.documents}
             for p in chosen:
                 name = p.name
                 if p.suffix.lower() not in SUPPORTED_SUFFIXES:
                     problems.append(f"{name}: not added (only {SUPPORTED_KINDS} files can be indexed)")
                     continue
+                try:
+                    digest = sha256_file(p)
+                except OSError as exc:
+                    problems.append(f"{name}: could not be read ({exc.strerror or exc})")
+                    continue
+                if digest in known:
+                    problems.append(f"{name}: not added, the same file is already indexed as {known[digest]}")
+                    continue
+                known[digest] = name
                 dest = None
                 try:
                     dest = unique_destination(self.docs_folder, name)
@@ -145,8 +157,9 @@ class ChatService:
             old = self._index
             try:
                 path = old.path or Path("embeddings") / self.docs_folder.name
-                new = update_index(old, self.docs_folder, path, old.embedder, old.config, progress=False,
-                                   save=True)
+                with warnings_during() as warned:
+                    new = update_index(old, self.docs_folder, path, old.embedder, old.config, progress=False,
+                                       save=True)
                 new.warm_up()
             except Exception as exc:  # leave the folder as the index knows it, and say why in one line
                 for d in saved:
@@ -156,8 +169,14 @@ class ChatService:
                 why = " ".join(str(exc).split()) or exc.__class__.__name__
                 return [], [*problems, f"not added: indexing failed ({why})"]
             self._index = new  # one reference assignment: questions see the old index or the new one
+            for d in saved:  # a file with no text to index is not kept: it would only be warned about again
+                if d not in new.doc_by_id:
+                    (self.docs_folder / d).unlink(missing_ok=True)
         added = [d for d in saved if d in new.doc_by_id]
-        problems += [f"{d}: saved, but it has no text to index" for d in saved if d not in new.doc_by_id]
+        # what reading the new files warned about ("read as Windows-1252", "no text"), each once
+        problems += list(dict.fromkeys(w for w in warned if any(w.startswith(f"{d}: ") for d in saved)))
+        problems += [f"{d}: not added, it has no text to index" for d in saved if d not in new.doc_by_id
+                     and not any(w.startswith(f"{d}: ") for w in warned)]
         return added, problems
 
 
@@ -304,8 +323,11 @@ def respond(service: ChatService, message: str, chat: list | None, turns: list |
     return box, steps[-1][1], steps[-1][2]
 
 
-def upload(service: ChatService, files: list[str] | str | None) -> tuple[str, str]:
-    """The upload handler: add the files, then (status HTML, documents panel HTML)."""
+def upload(service: ChatService, files: list[str] | str | None,
+           notify: Callable[[str, str], None] | None = None) -> tuple[str, str]:
+    """The upload handler: add the files, then (status HTML, documents panel HTML). ``notify(line, kind)``, if
+    given, is called for each line of the status too (the page shows them as toasts, in view wherever the
+    status is scrolled to)."""
     files = [files] if isinstance(files, str) else list(files or [])
     if not files:
         return "", service.documents_html()
@@ -313,6 +335,9 @@ def upload(service: ChatService, files: list[str] | str | None) -> tuple[str, st
     lines = [f"Added and indexed: {', '.join(added)}."] if added else []
     lines += problems
     kind = "error" if problems and not added else "info"
+    if notify is not None:
+        for line in lines:
+            notify(line, "warning" if line in problems else "info")
     status = "".join(render.notice_message(line, kind)["content"] for line in lines)
     return status, service.documents_html()
 
@@ -353,8 +378,11 @@ def build_app(index: Index | ChatService, docs_folder: str | Path | None = None,
         for value, messages, conversation in respond_steps(service, message, chat, turns, k, threshold, only):
             yield (gr.skip() if value is KEEP else value), messages, conversation
 
+    def toast(line: str, kind: str) -> None:
+        (gr.Info if kind == "info" else gr.Warning)(line)
+
     def on_upload(files: list[str] | str | None) -> tuple[str, str, Any, Any]:
-        status, panel = upload(service, files)
+        status, panel = upload(service, files, notify=toast)
         return status, panel, None, gr.update(choices=service.doc_ids())
 
     def ask(question: str, history: str | list | None = None, k: int = 5, threshold: float | None = None,

@@ -81,7 +81,8 @@ def test_uploaded_pdf_is_cited_with_its_page(service: ChatService, tmp_path: Pat
 
     pdf = make_pdf(tmp_path / "glassworks.pdf", PAGES)
     added, problems = service.add_files([pdf])
-    assert added == ["glassworks.pdf"] and problems == []
+    assert added == ["glassworks.pdf"]
+    assert problems == ["glassworks.pdf: page 3 has no text layer (scanned?) and cannot be searched"]  # as read
     assert "glassworks.pdf" in service.doc_ids()
     _, messages, _ = chat.respond(service, "How many bottles did the furnace at Hollow Ridge produce in March?",
                                   [], [], 5, 0.0, only=["glassworks.pdf"])
@@ -190,9 +191,24 @@ def test_upload_never_overwrites_and_refuses_unsupported_types(service: ChatServ
     assert added == ["harbour-notes-2.txt"]
     assert (service.docs_folder / HOSTILE_NAME).read_text() == before
     assert any(p.startswith("sheet.xlsx: not added (only .docx, .htm, .html") for p in problems)
-    assert any(p.startswith("empty.txt: saved, but it has no text") for p in problems)
-    assert any(p.startswith("report.pdf: saved, but it has no text") for p in problems)
-    assert not (service.docs_folder / "sheet.xlsx").exists()
+    assert "empty.txt: empty (no text); skipped" in problems  # what reading it said, on the page
+    assert any(p.startswith("report.pdf: ") and p.endswith("; skipped") for p in problems), problems
+    for name in ("sheet.xlsx", "empty.txt", "report.pdf"):  # nothing to index is not kept
+        assert not (service.docs_folder / name).exists()
+
+
+def test_upload_says_how_a_file_was_read_and_refuses_a_second_copy(service: ChatService, tmp_path: Path) -> None:
+    f = tmp_path / "cafe.txt"
+    f.write_bytes("Caf\xe9 Rossi on Mill Street was opened by Anna Rossi in 1999.\n".encode("latin-1"))
+    added, problems = service.add_files([f])
+    assert added == ["cafe.txt"]
+    assert problems == ["cafe.txt: not UTF-8 (byte 3); read as Windows-1252 (Western European)"]
+    assert "Caf\xe9 Rossi" in service.index.doc_by_id["cafe.txt"].text
+    copy = tmp_path / "copy.txt"
+    copy.write_bytes(f.read_bytes())
+    n = len(service.index.documents)
+    assert service.add_files([copy]) == ([], ["copy.txt: not added, the same file is already indexed as cafe.txt"])
+    assert len(service.index.documents) == n and not (service.docs_folder / "copy.txt").exists()
 
 
 def test_a_failed_update_leaves_folder_and_index_as_they_were(service: ChatService, tmp_path: Path,
@@ -213,9 +229,15 @@ def test_a_failed_update_leaves_folder_and_index_as_they_were(service: ChatServi
 def test_upload_handler_reports_in_the_page(service: ChatService, tmp_path: Path) -> None:
     f = tmp_path / "notes.exe"
     f.write_bytes(b"MZ")
-    status, panel = chat.upload(service, [str(f)])
+    toasts: list[tuple[str, str]] = []
+    status, panel = chat.upload(service, [str(f)], notify=lambda line, kind: toasts.append((line, kind)))
     assert "notes.exe: not added" in text_of(status) and "qa-error" in status
     assert status.count("qa-notice") == 1
+    assert len(toasts) == 1 and toasts[0][1] == "warning" and toasts[0][0].startswith("notes.exe: not added")
+    g = tmp_path / "pier.txt"
+    g.write_text("The north pier was rebuilt in 1990 after the storm.\n")
+    chat.upload(service, [str(g)], notify=lambda line, kind: toasts.append((line, kind)))
+    assert toasts[1:] == [("Added and indexed: pier.txt.", "info")]
     assert chat.upload(service, None)[0] == ""
 
 
