@@ -59,11 +59,14 @@ ol.qa-citations, ol.qa-nearest, ol.qa-hits { list-style: none; padding-left: 0; 
 blockquote.qa-passage { margin: .35em 0 0 0; padding: .4em .85em; border-left: 3px solid var(--color-accent);
   background: var(--background-fill-secondary); border-radius: 0 6px 6px 0; line-height: 1.55;
   font-size: .95em; }
-#qa-chat mark { background: #fde68a; color: #111827; padding: .05em .15em; border-radius: 3px;
+mark { background: #fde68a; color: #111827; padding: .05em .15em; border-radius: 3px;
   box-decoration-break: clone; -webkit-box-decoration-break: clone; }
 .qa-meta { font-size: .85em; margin: .5em 0 0 0; }
 .qa-confidence { padding: .05em .55em; border-radius: 999px; border: 1px solid currentColor; }
-.qa-high { color: #15803d; } .qa-medium { color: #a16207; } .qa-low { color: #b91c1c; }
+.qa-high { color: #15803d; } .qa-medium { color: #a16207; } .qa-low { color: #6b7280; }
+.qa-withheld { color: #b91c1c; }
+.dark .qa-high { color: #4ade80; } .dark .qa-medium { color: #facc15; } .dark .qa-low { color: #9ca3af; }
+.dark .qa-withheld { color: #f87171; }
 .qa-notice { color: #4b5563; }
 .qa-notice.qa-error { color: #b91c1c; }
 #qa-chat .message-content:has(.qa-sources) { opacity: 1; }
@@ -422,7 +425,9 @@ def build_app(index: Index | ChatService, docs_folder: str | Path | None = None,
                     gr.Examples(examples=[[e] for e in examples], inputs=[box], label="Try")
             with gr.Column(scale=1, min_width=260):
                 scope = gr.Dropdown(choices=service.doc_ids(), value=[], multiselect=True,
-                                    label="Ask only about", info="documents to search (none chosen: all)",
+                                    allow_custom_value=True, label="Ask only about",
+                                    info="documents to search (none chosen: all); a pattern such as "
+                                         "reports/*.pdf, typed and Enter, works too",
                                     elem_id="qa-scope")
                 with gr.Accordion("Settings", open=True):
                     k = gr.Slider(1, MAX_K, value=5, step=1, label="Passages shown", elem_id="qa-k")

@@ -15,6 +15,9 @@ from typing import Any
 # Characters with a meaning in HTML or Markdown, written as numeric entities so neither parser acts on them.
 _ENTITIES = {ord(ch): f"&#{ord(ch)};" for ch in "&<>\"'\\`*_[]{}()#+!|~$="}
 _ENTITIES.update({ord("\r"): "", ord("\n"): "<br>", ord("\t"): " ", ord("\x00"): "\ufffd"})
+#: Bidirectional embedding, override and isolate controls are shown as their code points, not obeyed: obeyed,
+#: they can make the quoted text read otherwise than the characters it is ("Trojan Source").
+_ENTITIES.update({cp: f"\u2039U+{cp:04X}\u203a" for cp in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))})
 
 #: How much of the passage is shown on each side of the cited sentence (characters).
 CONTEXT_CHARS = 320
@@ -103,8 +106,11 @@ def cited_context(citation: Any, doc_text: str | None, context_chars: int = CONT
 
 
 def _confidence(conf: float, threshold: float | None) -> str:
-    level = "high" if conf >= 0.7 else "medium" if conf >= 0.45 else "low"
-    thr = f" (no-answer threshold {threshold:.2f})" if threshold is not None else ""
+    """The confidence badge: "high" from 0.7, "medium" from 0.45, else "low", and "withheld" under the
+    threshold (the colours: green, amber, grey, red)."""
+    withheld = threshold is not None and conf < threshold
+    level = "withheld" if withheld else "high" if conf >= 0.7 else "medium" if conf >= 0.45 else "low"
+    thr = f" · no-answer threshold {threshold:.2f}" if threshold is not None else ""
     return (f'<span class="qa-confidence qa-{level}" title="calibrated probability that the answer is right">'
             f"confidence {conf:.2f}{thr}</span>")
 
@@ -158,8 +164,8 @@ def render_no_answer(answer: Any, titles: Mapping[str, str] | None = None, thres
     conf = float(_get(answer, "confidence", 0.0))
     parts = ['<div class="qa-answer qa-no-answer">'
              f'<p class="qa-answer-text"><strong>{NO_ANSWER_TEXT}</strong></p>'
-             f'<p class="qa-meta">No passage answers this question well enough '
-             f"({_confidence(conf, threshold)}).</p>"]
+             f'<p class="qa-meta">No passage answers this question well enough: '
+             f"{_confidence(conf, threshold)}</p>"]
     hits = list(_get(answer, "passages", ()) or ())[:nearest]
     if hits:
         parts.append('<p class="qa-nearest-head">Nearest passages:</p><ol class="qa-nearest">')

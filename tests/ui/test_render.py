@@ -200,3 +200,21 @@ def test_history_from_turns() -> None:
     turns = [{"question": "Who is the minister?", "answer": "Marat"}, {"question": "And?", "answer": None}]
     assert render.history_from_turns(turns) == [{"question": "Who is the minister?", "answer": "Marat"},
                                                 {"question": "And?", "answer": ""}]
+
+
+def test_bidirectional_controls_are_shown_as_code_points_not_obeyed() -> None:
+    shown = render.esc("abc\u202edef\u2066g\u2069 \u200f")
+    assert "\u202e" not in shown and "\u2066" not in shown and "\u2069" not in shown
+    assert "\u2039U+202E\u203a" in shown and "\u2039U+2066\u203a" in shown
+    assert "\u200f" in shown  # a plain right-to-left mark reorders nothing and stays
+
+
+def test_the_confidence_badge_says_withheld_under_the_threshold_and_nests_no_brackets() -> None:
+    a = make_answer()
+    shown = render.render_answer(a, docs, threshold=0.18)
+    assert re.search(r'qa-confidence qa-(high|medium|low)"', shown)
+    assert "no-answer threshold 0.18" in visible_text(shown) and "((" not in visible_text(shown)
+    withheld = replace(a, text=None, no_answer=True, confidence=0.03, citations=())
+    text = visible_text(render.render_answer(withheld, docs, threshold=0.18))
+    assert "well enough: confidence 0.03 · no-answer threshold 0.18" in text and "(" not in text.split("Nearest")[0]
+    assert "qa-withheld" in render.render_answer(withheld, docs, threshold=0.18)
