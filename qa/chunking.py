@@ -92,13 +92,38 @@ def _segmenter():  # pragma: no cover - trivial
     return pysbd.Segmenter(language="en", clean=False)
 
 
+#: The longest text given to the sentence segmenter at once. pysbd's time grows with the square of a text
+#: without sentence ends (130,000 characters: 10 s; 5 MB: hours), so a longer paragraph is first cut after
+#: the last sentence end, else the last space, within each such stretch. No paragraph of squad2-open or
+#: seeds/ is this long (the longest: 4,063 characters).
+SEGMENT_CHARS = 10_000
+_SENTENCE_END = re.compile(r"[.!?\u2026][\"'\u201d\u2019)\]]*\s+|\n")
+
+
+def _stretches(text: str, start: int, end: int, limit: int = SEGMENT_CHARS) -> Spans:
+    """``text[start:end]`` as consecutive stretches of at most ``limit`` characters, each ending after a
+    sentence end or a space where the text has one in its second half."""
+    out: Spans = []
+    while end - start > limit:
+        window = text[start + limit // 2 : start + limit]
+        ends = [m.end() for m in _SENTENCE_END.finditer(window)]
+        cut = ends[-1] if ends else (window.rfind(" ") + 1 if " " in window else len(window))
+        out.append((start, start + limit // 2 + cut))
+        start += limit // 2 + cut
+    out.append((start, end))
+    return out
+
+
 def split_sentences(text: str, start: int = 0, end: int | None = None) -> Spans:
     """Sentence spans inside ``text[start:end]`` (pysbd), as offsets into ``text``, whitespace stripped.
 
     The spans are located by searching each segment in order, so they are exact even where the
     segmenter's own offsets drift; any text the segmenter loses is kept inside the neighbouring sentence.
+    A text longer than :data:`SEGMENT_CHARS` is segmented stretch by stretch (:func:`_stretches`).
     """
     end = len(text) if end is None else end
+    if end - start > SEGMENT_CHARS:
+        return [span for s, e in _stretches(text, start, end) for span in split_sentences(text, s, e)]
     chunk = text[start:end]
     spans: Spans = []
     cursor = 0
@@ -125,19 +150,28 @@ def split_sentences(text: str, start: int = 0, end: int | None = None) -> Spans:
     return closed
 
 
+#: The most characters a passage holds per token it may hold: far more than any text's (about 4-5 in English),
+#: so it only bounds text that the token count misjudges, such as a 5 MB "word" without spaces.
+CHARS_PER_TOKEN = 8
+
+
+def _fits(text: str, s: int, e: int, max_tokens: int, count: Callable[[str], int]) -> bool:
+    return e - s <= max_tokens * CHARS_PER_TOKEN and count(text[s:e]) <= max_tokens
+
+
 def pack_sentences(sentences: Spans, text: str, max_tokens: int, count: Callable[[str], int]) -> Spans:
     """Greedily pack consecutive sentences into spans of at most ``max_tokens`` (a single longer sentence
     is cut at word boundaries, so that nothing falls outside what the model sees)."""
     out: Spans = []
     cur: tuple[int, int] | None = None
     for s, e in sentences:
-        if count(text[s:e]) > max_tokens:
+        if not _fits(text, s, e, max_tokens, count):
             if cur:
                 out.append(cur)
                 cur = None
             out.extend(_cut_words(text, s, e, max_tokens, count))
             continue
-        if cur and count(text[cur[0]:e]) <= max_tokens:
+        if cur and _fits(text, cur[0], e, max_tokens, count):
             cur = (cur[0], e)
         else:
             if cur:
@@ -149,12 +183,14 @@ def pack_sentences(sentences: Spans, text: str, max_tokens: int, count: Callable
 
 
 def _cut_words(text: str, start: int, end: int, max_tokens: int, count: Callable[[str], int]) -> Spans:
-    words = [(m.start() + start, m.end() + start) for m in re.finditer(r"\S+", text[start:end])]
+    step = max_tokens * CHARS_PER_TOKEN  # a "word" longer than a passage may be is cut into pieces that fit
+    words = [(a, min(a + step, m.end() + start)) for m in re.finditer(r"\S+", text[start:end])
+             for a in range(m.start() + start, m.end() + start, step)]
     out: Spans = []
     i = 0
     while i < len(words):
         j = i + 1
-        while j < len(words) and count(text[words[i][0]:words[j][1]]) <= max_tokens:
+        while j < len(words) and _fits(text, words[i][0], words[j][1], max_tokens, count):
             j += 1
         out.append((words[i][0], words[j - 1][1]))
         i = j
@@ -175,7 +211,7 @@ def chunk_document(
     out = []
     for ps, pe in fold_fragments(text, split_paragraphs(text), min_words=min_words):
         sentences = split_sentences(text, ps, pe)
-        if count(text[ps:pe]) <= max_tokens:
+        if _fits(text, ps, pe, max_tokens, count):
             out.append(((ps, pe), sentences))
             continue
         for s, e in pack_sentences(sentences, text, max_tokens, count):

@@ -226,3 +226,32 @@ def test_index_passages_respect_model_token_limit(docs_dir: Path, index_dir: Pat
     for p in long_passages:
         prefix = "" if p.text.startswith(p.title) else p.title + "\n"
         assert approx_tokens(prefix + p.text) <= 64
+
+
+def test_a_long_paragraph_without_sentence_ends_is_segmented_in_stretches_quickly() -> None:
+    import time
+
+    from qa.chunking import SEGMENT_CHARS, _stretches
+
+    text = " ".join(["river", "border", "Almaty", "steppe"] * 15_000)  # 300,000 characters, no full stop
+    t = time.perf_counter()
+    spans = split_sentences(text)
+    assert time.perf_counter() - t < 30  # pysbd alone: about 50 s here, growing with the square of the length
+    assert spans[0][0] == 0 and spans[-1][1] == len(text)
+    assert all(a < b <= c for (a, b), (c, _) in zip(spans, spans[1:], strict=False))
+    stretches = _stretches(text, 0, len(text))
+    assert all(e - s <= SEGMENT_CHARS for s, e in stretches)
+    assert all(text[e - 1] == " " for _, e in stretches[:-1])  # cut after a space, not inside a word
+    prose = "The ferry left. " * 1_000  # cut after a sentence end where there is one
+    assert all(prose[s:e].endswith(". ") for s, e in _stretches(prose, 0, len(prose))[:-1])
+
+
+def test_a_word_longer_than_a_passage_is_cut_into_passages_that_fit() -> None:
+    from qa.chunking import CHARS_PER_TOKEN
+
+    text = "Intro words before it. " + "a" * 50_000 + " and after."
+    chunks = chunk_document(text, max_tokens=100)
+    assert all(e - s <= 100 * CHARS_PER_TOKEN for (s, e), _ in chunks)
+    covered = sorted((s, e) for (s, e), _ in chunks)
+    assert covered[0][0] == 0 and covered[-1][1] == len(text)
+    assert all(text[b:c].strip() == "" for (_, b), (c, _) in zip(covered, covered[1:], strict=False))
