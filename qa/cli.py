@@ -170,10 +170,19 @@ def _index(args: argparse.Namespace, docs: str | None = None, as_saved: bool = F
         saved = _saved_docs_folder(Path(args.index_dir))
         if saved is not None and saved.is_dir() and not as_saved:
             folder = str(saved)
-        elif saved is not None or not Path(DEFAULT_DOCS).is_dir():
+        elif saved is not None or not Path(DEFAULT_DOCS).is_dir() or _holds_an_index(Path(args.index_dir)):
+            # a damaged index whose folder is unknown is reported, not rebuilt from the default documents
             return load_index(docs=None, index_dir=args.index_dir, config=config, progress=not args.json)
     return load_index(docs=folder or DEFAULT_DOCS, index_dir=args.index_dir, config=config,
                       progress=sys.stderr.isatty())
+
+
+def _holds_an_index(folder: Path) -> bool:
+    """Whether ``folder`` holds an index, or anything but the checkpoints of a first build (``partial/``)."""
+    try:
+        return folder.is_dir() and any(p.name != "partial" for p in folder.iterdir())
+    except OSError:
+        return True
 
 
 def _finite(obj: Any) -> Any:

@@ -359,15 +359,42 @@ def load_index(
         try:
             saved = open_saved(path, embedder, config)
         except IndexFileError as exc:
-            if docs is None:
-                raise
+            if docs is None:  # nothing to rebuild it from: say how
+                raise IndexFileError(f"{exc}; give the documents folder (--docs) to rebuild the index") from exc
             logger.warning("saved index not used, rebuilding: %s", exc)
     if docs is None:
         if saved is None:
             raise IndexFileError(f"no saved index in {path}: give the documents folder to build one")
         return saved
     folder = check_folder(docs).resolve()
+    if save:
+        check_index_dir(path, folder)
     return update_index(saved, folder, path, embedder, config, progress=progress, save=save)
+
+
+#: What an index folder holds (besides the hidden temporary files of a write in progress).
+INDEX_ENTRIES = {MANIFEST, *FILES, "dense.faiss", BM25_FOLDER, PARTIAL}
+
+
+def check_index_dir(path: Path, docs_folder: Path) -> None:
+    """Refuse to save an index where saving it would remove or mix with other files: into the documents
+    folder, or into a folder holding anything an index does not (saving replaces ``bm25/`` and removes
+    ``partial/`` whole, whatever is in them)."""
+    try:
+        if path.resolve() == docs_folder:
+            raise DocumentsError(f"{path} is the documents folder; give the index a folder of its own (--index)")
+        if not path.is_dir():
+            return
+        foreign = sorted(p.name for p in path.iterdir() if not p.name.startswith(".") and p.name not in INDEX_ENTRIES)
+        partial = path / PARTIAL
+        if partial.is_dir():
+            foreign += [f"{PARTIAL}/{p.name}" for p in sorted(partial.iterdir()) if p.suffix != ".npz"]
+    except OSError as exc:
+        raise IndexFileError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
+    if foreign:
+        shown = ", ".join(foreign[:3]) + (", …" if len(foreign) > 3 else "")
+        raise DocumentsError(f"{path} holds files that are not part of an index ({shown}); give the index an "
+                             "empty or new folder (--index), so that nothing in it is overwritten")
 
 
 def update_index(saved: Index | None, folder: Path, path: Path, embedder: Embedder, config: Config,

@@ -16,7 +16,7 @@ import pytest
 
 import qa
 from qa.evaluation import KEYS
-from tests.conftest import ALPHA, BETA, HASHING, cli_env, deny_listing, run_qa, write_docs
+from tests.conftest import ALPHA, BETA, HASHING, REPO, cli_env, deny_listing, run_qa, write_docs
 
 HERONS = "How many nesting herons did the team count?"
 
@@ -482,6 +482,16 @@ def _corrupt(idx: Path) -> None:
     data = bytearray(f.read_bytes())
     data[-8:] = b"\xff" * 8
     f.write_bytes(bytes(data))
+
+
+def test_an_index_whose_manifest_is_unreadable_is_never_rebuilt_from_the_default_documents(
+        built: tuple[Path, Path]) -> None:
+    _, idx = built
+    (idx / "manifest.json").write_text("{broken")
+    for cmd in (["ask", HERONS], ["retrieve", HERONS]):  # run where seeds/ is, the default documents
+        r = run_qa(*cmd, "--index", str(idx), "--model", "hashing", cwd=REPO)
+        one_line_error(r, "manifest.json: unreadable", "give the documents folder (--docs) to rebuild")
+    assert (idx / "manifest.json").read_text() == "{broken"  # left as it was, not an index of seeds/
 
 
 def test_corrupted_index_is_rebuilt_with_warning(built: tuple[Path, Path], tmp_path: Path) -> None:

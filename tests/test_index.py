@@ -404,13 +404,12 @@ def test_settings_mismatch_rebuilds(index: qa.Index, docs_dir: Path, index_dir: 
     assert emb.passages_embedded == len(other) > len(index)
 
 
-def test_folder_that_is_not_an_index_is_replaced(docs_dir: Path, index_dir: Path, caplog) -> None:
+def test_folder_that_is_not_an_index_is_refused_and_left_as_it_was(docs_dir: Path, index_dir: Path) -> None:
     index_dir.mkdir()
     (index_dir / "stray.txt").write_text("not an index")
-    with caplog.at_level(logging.WARNING, logger="qa"):
-        index = load(docs_dir, index_dir)
-    assert "rebuilding" in caplog.text
-    assert (index_dir / MANIFEST).is_file() and len(index) > 0
+    with pytest.raises(qa.DocumentsError, match=r"holds files that are not part of an index \(stray.txt\)"):
+        load(docs_dir, index_dir)
+    assert sorted(p.name for p in index_dir.iterdir()) == ["stray.txt"]
 
 
 def test_load_index_needs_docs_or_index() -> None:
@@ -513,3 +512,27 @@ def test_bm25_that_cannot_be_saved_is_kept_in_memory(
     assert results(index)[0]
     assert not (index_dir / BM25_FOLDER).exists()
     assert not [p for p in index_dir.iterdir() if p.name.startswith(".")]
+
+
+def test_an_index_is_never_saved_over_other_files(tmp_path: Path) -> None:
+    from qa import DocumentsError
+
+    docs = write_docs(tmp_path / "docs")
+    with pytest.raises(DocumentsError, match="is the documents folder"):
+        qa.load_index(docs=docs, index_dir=docs, config=HASHING)
+    mine = tmp_path / "mine"
+    (mine / "partial").mkdir(parents=True)
+    (mine / "partial" / "notes.txt").write_text("my notes")  # a user's folder that happens to be named so
+    with pytest.raises(DocumentsError, match=r"not part of an index \(partial/notes.txt\)"):
+        qa.load_index(docs=docs, index_dir=mine, config=HASHING)
+    (mine / "partial" / "notes.txt").unlink()
+    (mine / "report.docx").write_bytes(b"x")
+    with pytest.raises(DocumentsError, match=r"\(report.docx\)"):
+        qa.load_index(docs=docs, index_dir=mine, config=HASHING)
+    assert (mine / "report.docx").read_bytes() == b"x"
+    # an index folder, with or without its manifest (a damaged one is rebuilt), and an empty folder are fine
+    built = qa.load_index(docs=docs, index_dir=tmp_path / "idx", config=HASHING)
+    (tmp_path / "idx" / "manifest.json").unlink()
+    assert len(qa.load_index(docs=docs, index_dir=tmp_path / "idx", config=HASHING)) == len(built)
+    (tmp_path / "empty").mkdir()
+    assert len(qa.load_index(docs=docs, index_dir=tmp_path / "empty", config=HASHING)) == len(built)
