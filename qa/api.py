@@ -143,4 +143,7 @@ def answer(question: str, index: Index | None = None, history: Sequence[Any] | N
 
 def verify(answer: Answer, index: Index | None = None) -> list[str]:
     """Problems with ``answer``'s citations (quotes not at their offsets, documents changed); [] if none."""
+    if not isinstance(answer, Answer):
+        raise ArgumentError(f"verify takes a qa.Answer (Answer.from_dict reads a saved one), not "
+                            f"{type(answer).__name__}")
     return _verify(answer, _resolve(index))

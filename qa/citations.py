@@ -29,11 +29,18 @@ def check_citation(c: Citation, text: str, label: str) -> list[str]:
 def verify(answer: Answer, index: Index) -> list[str]:
     """Every problem with an answer's citations (and its withheld guess); an empty list when all is well.
 
+    An answer's text must be its first citation's quote (as ``qa.answer`` gives it), or it is not checked.
     Checks each quote against the indexed text at its offsets and — when the index knows its documents
     folder — extracts the file's text again (PDF and Word included) and checks the quote against that too,
     saying when the file changed since it was indexed.
     """
     problems: list[str] = []
+    for label, a in [("the answer", answer), *((f"other answer {n}", x) for n, x in enumerate(answer.alternatives, 1))]:
+        # an answer's text is its first citation's quote: text the citations do not carry is not checked by them
+        if a.text is not None and not a.citations:
+            problems.append(f"{label} has text but no citation")
+        elif a.text is not None and a.text != a.citations[0].quote:
+            problems.append(f"{label}'s text is not the quote of its first citation")
     fresh: dict[str, tuple[str | None, bool, str]] = {}  # doc_id -> (re-extracted text, changed, trouble)
     cites = list(answer.citations) + [c for alt in answer.alternatives for c in alt.citations]
     labelled = [(f"citation {n}", c) for n, c in enumerate(cites, 1)]

@@ -107,3 +107,9 @@ def test_twenty_thousand_character_question(index: qa.Index) -> None:
     for call in (qa.answer, qa.retrieve):
         with pytest.raises(QuestionError, match="limit is 2,000"):
             call(long_q, index=index)
+
+
+@pytest.mark.parametrize("bad", [None, "abc", {"text": "x"}])
+def test_verify_of_something_that_is_not_an_answer_is_an_argument_error(index: qa.Index, bad: object) -> None:
+    with pytest.raises(qa.ArgumentError, match="verify takes a qa.Answer"):
+        qa.verify(bad, index=index)  # type: ignore[arg-type]

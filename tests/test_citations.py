@@ -40,7 +40,8 @@ def test_no_answer_verifies_its_withheld_guess(index: qa.Index) -> None:
 def test_tampered_quote(fresh: qa.Answer, index: qa.Index) -> None:
     bad = with_citation(fresh, quote=fresh.citations[0].quote.replace("412", "413"))
     problems = qa.verify(bad, index=index)
-    assert len(problems) == 1 and "citation 1" in problems[0] and "does not equal alpha.txt" in problems[0]
+    assert len(problems) == 2 and "citation 1" in problems[1] and "does not equal alpha.txt" in problems[1]
+    assert problems[0] == "the answer's text is not the quote of its first citation"  # the text still says 412
 
 
 def test_wrong_offsets(fresh: qa.Answer, index: qa.Index) -> None:
@@ -72,7 +73,8 @@ def test_document_not_in_the_index(fresh: qa.Answer, index: qa.Index) -> None:
 def test_alternatives_are_checked_too(fresh: qa.Answer, index: qa.Index) -> None:
     alt = with_citation(fresh, quote="made up")
     problems = qa.verify(replace(fresh, alternatives=(alt,)), index=index)
-    assert len(problems) == 1 and problems[0].startswith("citation 2:")
+    assert len(problems) == 2 and problems[1].startswith("citation 2:")
+    assert problems[0] == "other answer 1's text is not the quote of its first citation"
 
 
 def test_changed_document_is_reported_then_reindexed(

@@ -239,6 +239,16 @@ def test_verify_saved_answer_then_tampered(shared: tuple[Path, Path], tmp_path: 
     out = json.loads(v.stdout)
     assert out["ok"] is False and out["problems"]
 
+    data = json.loads(r.stdout)  # a real citation under text it does not quote
+    data["text"] = "Vladimir Putin"
+    answer_file.write_text(json.dumps(data), encoding="utf-8")
+    v = run_qa("verify", str(answer_file), *common(shared))
+    assert v.returncode == 1 and "the answer's text is not the quote of its first citation" in v.stdout
+    data["citations"] = []  # text with nothing to check it by
+    answer_file.write_text(json.dumps(data), encoding="utf-8")
+    v = run_qa("verify", str(answer_file), *common(shared))
+    assert v.returncode == 1 and "the answer has text but no citation" in v.stdout
+
 
 def test_verify_after_the_document_changed(built: tuple[Path, Path], tmp_path: Path) -> None:
     docs, idx = built
