@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import fnmatch
 import logging
-import math
 import numbers
 import operator
 from collections.abc import Iterable, Sequence
@@ -70,6 +69,8 @@ def scope_mask(index: Index, only: str | Iterable[str] | None) -> np.ndarray | N
     if only is None:
         return None
     patterns = [only] if isinstance(only, str) else list(only)
+    if not patterns:
+        raise ScopeError("only names no document: give document ids or patterns, or None to search them all")
     chosen: set[int] = set()
     for pat in patterns:
         matched = [i for d, i in index.doc_number.items() if d == pat or fnmatch.fnmatchcase(d, pat)]
@@ -134,7 +135,7 @@ def answer(question: str, index: Index | None = None, history: Sequence[Any] | N
     idx = _resolve(index)
     top_n, k = positive_int("top_n", top_n), positive_int("k", k)
     if threshold is not None and (isinstance(threshold, bool) or not isinstance(threshold, numbers.Real)
-                                  or math.isnan(threshold)):
+                                  or not 0 <= threshold <= 1):
         raise ArgumentError(f"threshold must be a number (a confidence from 0 to 1), got {threshold!r}")
     answerer = Answerer(idx, reader=get_reader(reader, idx.config))
     return answerer.answer(question, history=history, top_n=top_n, threshold=threshold, k=k,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import os
+import re
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
@@ -16,7 +18,11 @@ def _env(name: str, default: Any) -> Any:
     if raw is None or raw == "":
         return default
     if isinstance(default, bool):
-        return raw.lower() in ("1", "true", "yes", "on")
+        if raw.lower() in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+            return raw.lower() in ("1", "true", "yes", "on")
+        from .errors import ArgumentError
+
+        raise ArgumentError(f"{name} must be 1/true/yes/on or 0/false/no/off, not {raw!r}")
     kind = ("a whole number" if isinstance(default, int) else "a number" if isinstance(default, float)
             else "numbers separated by commas" if isinstance(default, tuple) else None)
     if kind is None:
@@ -117,12 +123,39 @@ class Config:
         """Defaults, then ``QA_<FIELD>`` environment variables, then ``overrides`` that are not None."""
         base = cls()
         env = {f.name: _env(f"QA_{f.name.upper()}", getattr(base, f.name)) for f in fields(cls)}
-        if os.environ.get("QA_NO_ANSWER_THRESHOLD"):
-            env["no_answer_threshold"] = float(os.environ["QA_NO_ANSWER_THRESHOLD"])
-        if os.environ.get("QA_NO_ANSWER"):
-            env["no_answer_threshold"] = float(os.environ["QA_NO_ANSWER"])
+        for name in ("QA_NO_ANSWER_THRESHOLD", "QA_NO_ANSWER"):  # the second, shorter name wins
+            if os.environ.get(name):
+                env["no_answer_threshold"] = _env(name, 0.0)
         env.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**env)
+
+    def __post_init__(self) -> None:
+        """Refuse settings that cannot work (a weight that is not a number, a count under its minimum), naming
+        the environment variable that sets them: a one-line :class:`~qa.errors.ArgumentError`."""
+        from .errors import ArgumentError
+
+        def bad(name: str, what: str) -> ArgumentError:
+            return ArgumentError(f"{name} (QA_{name.upper()}) must be {what}, not {getattr(self, name)!r}")
+
+        for name, least in (("batch_size", 0), ("exact_below", 0), ("max_tokens", 16), ("min_words", 0),
+                            ("candidates", 1), ("reader_windows", 1), ("reader_lead", 0), ("read_passages", 1),
+                            ("rerank", 0), ("max_question_chars", 1)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                raise bad(name, f"a whole number of at least {least}")
+        for name in ("w_dense", "w_bm25", "w_sentence", "w_type", "w_near", "w_reader", "w_rerank",
+                     "rerank_margin"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
+                raise bad(name, "a number of at least 0")
+        if len(self.w_answer) != 3 or not all(math.isfinite(w) for w in self.w_answer):
+            raise bad("w_answer", "three numbers separated by commas (cosine, coverage, passage)")
+        t = self.no_answer_threshold
+        if t is not None and (isinstance(t, bool) or not isinstance(t, int | float) or not 0 <= t <= 1):
+            raise ArgumentError(f"the no-answer threshold (QA_NO_ANSWER) must be a confidence from 0 to 1, "
+                                f"not {t!r}")
+        if not re.fullmatch(r"|cpu|mps|cuda(:\d+)?", self.device):
+            raise bad("device", "empty (a GPU if there is one), cpu, cuda, cuda:N or mps")
 
     def with_(self, **changes: Any) -> Config:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})

@@ -45,7 +45,7 @@ def test_k_sets_how_many_passages_come_with_the_answer(index: qa.Index) -> None:
 
 
 def test_threshold_withholds_the_answer(index: qa.Index) -> None:
-    a = qa.answer("How many nesting herons did the team count?", index=index, threshold=1.01)
+    a = qa.answer("How many nesting herons did the team count?", index=index, threshold=1.0)
     assert a.no_answer and a.text is None and a.citations == () and a.alternatives == ()
     assert a.passages  # the nearest passages are still shown
     assert qa.verify(a, index=index) == []
@@ -55,7 +55,7 @@ def test_confidence_does_not_depend_on_threshold(index: qa.Index) -> None:
     q = "Who proposed moving the first ferry?"
     assert (
         qa.answer(q, index=index, threshold=0.0).confidence
-        == qa.answer(q, index=index, threshold=1.01).confidence
+        == qa.answer(q, index=index, threshold=1.0).confidence
     )
 
 
@@ -114,15 +114,15 @@ def test_markup_inside_a_txt_file_is_quoted_literally(docs_dir: Path, index_dir:
     assert r.method == "reader:bundled" and raw[r.citations[0].start : r.citations[0].end] == r.text
 
 
-def test_undecodable_document_is_indexed_and_cited(docs_dir: Path, index_dir: Path, caplog) -> None:
+def test_a_latin1_document_is_indexed_and_cited(docs_dir: Path, index_dir: Path, caplog) -> None:
     data = "Caf\xe9 Rossi on Mill Street was opened by Anna Rossi in 1999 with a loan.\n".encode("latin-1")
     write_docs(docs_dir, {"latin1.txt": data})
     index = qa.load_index(docs=docs_dir, index_dir=index_dir, config=HASHING, progress=False)
     assert "latin1.txt" in caplog.text and "UTF-8" in caplog.text
-    a = qa.answer("Who opened Caf Rossi on Mill Street?", index=index, threshold=0.0, reader="sentence")
+    a = qa.answer("Who opened Caf\xe9 Rossi on Mill Street?", index=index, threshold=0.0, reader="sentence")
     assert_grounded(a, index)
-    assert a.citations[0].doc_id == "latin1.txt" and "\ufffd" in a.text
-    r = qa.answer("Who opened Caf Rossi on Mill Street?", index=index, threshold=0.0)  # the reader
+    assert a.citations[0].doc_id == "latin1.txt" and "Caf\xe9 Rossi" in a.text
+    r = qa.answer("Who opened Caf\xe9 Rossi on Mill Street?", index=index, threshold=0.0)  # the reader
     assert_grounded(r, index)
     assert r.citations[0].doc_id == "latin1.txt" and r.text == "Anna Rossi"
 

@@ -113,3 +113,11 @@ def test_twenty_thousand_character_question(index: qa.Index) -> None:
 def test_verify_of_something_that_is_not_an_answer_is_an_argument_error(index: qa.Index, bad: object) -> None:
     with pytest.raises(qa.ArgumentError, match="verify takes a qa.Answer"):
         qa.verify(bad, index=index)  # type: ignore[arg-type]
+
+
+def test_an_empty_scope_is_an_error_not_an_empty_answer(index: qa.Index) -> None:
+    for only in ([], ()):
+        with pytest.raises(qa.ScopeError, match="names no document"):
+            qa.answer("How many nesting herons did the team count?", index=index, only=only)
+    with pytest.raises(qa.ArgumentError, match="threshold must be a number"):
+        qa.answer("How many nesting herons did the team count?", index=index, threshold=1.5)
