@@ -44,13 +44,16 @@ NARROW_MAX_WORDS = 200
 DEFAULT_RERANK = (Config.rerank, Config.rerank_margin)
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def clean_question(question: object, max_chars: int) -> str:
     """The question with control characters removed and whitespace collapsed, or a :class:`QuestionError`."""
     if not isinstance(question, str):
         raise QuestionError(f"the question must be text, not {type(question).__name__}")
-    q = " ".join(_CONTROL.sub(" ", question).split())
+    # a lone surrogate (an undecodable byte in a command-line argument) cannot be encoded: it becomes U+FFFD
+    q = _SURROGATE.sub("\ufffd", question)
+    q = " ".join(_CONTROL.sub(" ", q).split())
     if not q:
         raise QuestionError("the question is empty: ask something about the documents")
     if len(q) > max_chars:

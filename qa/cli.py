@@ -8,7 +8,7 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 log = logging.getLogger("qa")
 
@@ -45,8 +45,29 @@ def _rerank(p: argparse.ArgumentParser) -> None:
                         "(QA_RERANK_MARGIN; default: QA_RERANK, else 10; 0 turns it off)")
 
 
+def _at_least_one(text: str) -> int:
+    """An option's whole number of at least 1 (argparse reports the error in one line)."""
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not {text!r}")
+    return n
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors on one line like every other error of the command (usage stays in --help)."""
+
+    def error(self, message: str) -> NoReturn:
+        if message.endswith("required: COMMAND"):  # plain `qa`: what it can do
+            self.print_help(sys.stderr)
+            self.exit(2)
+        self.exit(2, f"error: {' '.join(message.split())} (see: {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="qa", description="Ask questions about a folder of documents; answers are cited verbatim spans.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -80,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("eval", help="evaluate on a question set (JSONL)")
     p.add_argument("--questions", required=True, help="JSONL file of questions with gold answers")
-    p.add_argument("--limit", type=int, default=None, help="only the first N questions")
+    p.add_argument("--limit", type=_at_least_one, default=None, help="only the first N questions")
     p.add_argument("--reader", default=None,
                    help="extractive reader: 'bundled' (the default, or QA_READER), a path or a name; "
                         "'sentence': the best whole sentence")
@@ -154,7 +175,8 @@ def _saved_docs_folder(index_dir: Path) -> Path | None:
         manifest = read_manifest(index_dir)
     except IndexFileError:
         return None
-    return Path(manifest.get("docs_folder") or "")
+    folder = manifest.get("docs_folder") or ""
+    return Path(folder) if isinstance(folder, str) else None
 
 
 def _index(args: argparse.Namespace, docs: str | None = None, as_saved: bool = False) -> Any:
@@ -302,6 +324,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
         ans = Answer.from_dict(data)
     except FileNotFoundError as exc:
         raise QAError(f"answer file not found: {args.answer_file}") from exc
+    except OSError as exc:  # a folder, a file it may not read
+        raise QAError(f"cannot read the answer file {args.answer_file} ({exc.strerror or exc})") from exc
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
         raise QAError(f"{args.answer_file}: not an answer saved by `qa ask --json` ({exc})") from exc
     problems = verify(ans, index=_index(args, as_saved=True))

@@ -66,12 +66,21 @@ def read_questions(path: str | Path) -> list[dict[str, Any]]:
             raise QAError(f"{path}:{n}: not JSON ({exc})") from exc
         if not isinstance(q, dict) or not isinstance(q.get("question"), str):
             raise QAError(f"{path}:{n}: not a question object (a JSON object with \"question\" text)")
+        if not q["question"].strip():
+            raise QAError(f"{path}:{n}: the question is empty")
         q.setdefault("answers", [])
         if not isinstance(q["answers"], list) or not all(
                 isinstance(a, dict) and isinstance(a.get("text"), str) and isinstance(a.get("doc"), str)
                 and isinstance(a.get("start"), int) for a in q["answers"]):
             raise QAError(f"{path}:{n}: \"answers\" must be a list of {{\"text\", \"doc\", \"start\"}} objects")
+        history = q.get("history")
+        if history is not None and not (isinstance(history, list) and all(
+                isinstance(t, str) or (isinstance(t, dict) and isinstance(t.get("question"), str)) for t in history)):
+            raise QAError(f"{path}:{n}: \"history\" must be a list of earlier questions (text, or "
+                          "{\"question\", \"answer\"} objects)")
         q.setdefault("is_impossible", not q["answers"])
+        if not isinstance(q["is_impossible"], bool):
+            raise QAError(f"{path}:{n}: \"is_impossible\" must be true or false")
         out.append(q)
     if not out:
         raise QAError(f"no questions in {path}")

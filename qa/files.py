@@ -39,14 +39,17 @@ def local_folder(name: str, what: str, choices: str) -> str | None:
 
 @contextlib.contextmanager
 def loading_model(what: str, name: str) -> Any:
-    """Around loading a model: an ``OSError`` (no such folder or hub name, the hub unreachable, a damaged file)
-    becomes a one-line :class:`~qa.errors.QAError` that names the model and the setting that chose it."""
+    """Around loading a model: an ``OSError`` (no such folder or hub name, the hub unreachable, a damaged file),
+    a ``ValueError`` (a folder that holds no model of a known kind, a tokenizer that cannot be built) or a
+    device torch cannot use (``RuntimeError``, ``AssertionError``: "not compiled with CUDA") becomes a one-line
+    :class:`~qa.errors.QAError` that names the model and the setting that chose it."""
     try:
         yield
-    except OSError as exc:
+    except (OSError, ValueError, RuntimeError, AssertionError) as exc:
         from .errors import QAError
 
-        raise QAError(f"cannot load the {what} {name!r}: {' '.join(str(exc).split())}") from exc
+        why = " ".join(str(exc).split()) or exc.__class__.__name__
+        raise QAError(f"cannot load the {what} {name!r}: {why[:300]}") from exc
 
 
 def sha256_file(path: Path) -> str:

@@ -11,6 +11,7 @@ are imported only when such a file is read.
 from __future__ import annotations
 
 import io
+import logging
 import re
 from dataclasses import dataclass
 
@@ -61,6 +62,8 @@ def pdf_text(data: bytes) -> Extracted:
     try:
         from pypdf import PdfReader
         from pypdf.errors import PdfReadError
+
+        logging.getLogger("pypdf").setLevel(logging.ERROR)  # its warnings name no file; ours do (UnreadableFile)
     except ImportError as exc:  # pragma: no cover - a dependency
         raise UnreadableFile("reading PDF needs pypdf (pip install pypdf)") from exc
     try:

@@ -23,6 +23,7 @@ import os
 import shutil
 import tempfile
 import time
+import zipfile
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -288,7 +289,20 @@ def _check_files(path: Path, manifest: dict[str, Any]) -> None:
 
 
 def open_saved(path: Path, embedder: Embedder, config: Config) -> Index:
-    """Open a saved index, checking format, model, settings and every file's checksum."""
+    """Open a saved index, checking format, model, settings and every file's checksum; anything in it that
+    cannot be read as an index's (a hand-edited manifest, a file replaced along with its checksum) is an
+    :class:`IndexFileError` too."""
+    try:
+        return _open_saved(path, embedder, config)
+    except IndexFileError:
+        raise
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError, RuntimeError,
+            zipfile.BadZipFile) as exc:
+        why = " ".join(str(exc).split())
+        raise IndexFileError(f"{path}: unreadable ({exc.__class__.__name__}: {why[:160]})") from exc
+
+
+def _open_saved(path: Path, embedder: Embedder, config: Config) -> Index:
     manifest = read_manifest(path)
     if manifest.get("model") != embedder.model_id:
         raise IndexFileError(f"{path}: built with model {manifest.get('model')!r}, not {embedder.model_id!r}")
@@ -353,6 +367,8 @@ def load_index(
     if docs is None and index_dir is None:
         raise DocumentsError("give a documents folder or a saved index")
     path = Path(index_dir) if index_dir is not None else default_index_dir(docs)  # type: ignore[arg-type]
+    if path.exists() and not path.is_dir():
+        raise IndexFileError(f"{path} is a file, not an index folder")
     saved: Index | None = None
     # A folder holding only the checkpoints of an interrupted first build has no index to open yet.
     if (path / MANIFEST).exists() or (path.exists() and any(p.name != PARTIAL for p in path.iterdir())):

@@ -536,3 +536,40 @@ def test_an_index_is_never_saved_over_other_files(tmp_path: Path) -> None:
     assert len(qa.load_index(docs=docs, index_dir=tmp_path / "idx", config=HASHING)) == len(built)
     (tmp_path / "empty").mkdir()
     assert len(qa.load_index(docs=docs, index_dir=tmp_path / "empty", config=HASHING)) == len(built)
+
+
+def _tamper(idx: Path, edit) -> None:  # type: ignore[no-untyped-def]
+    """Change the saved index with ``edit(manifest)`` and give every file its new checksum, as a hand edit
+    that knows the format would: what the checksums cannot catch."""
+    import hashlib
+    import json
+
+    m = json.loads((idx / MANIFEST).read_text())
+    edit(m)
+    if isinstance(m.get("files"), dict):
+        for name, rec in m["files"].items():
+            if isinstance(rec, dict) and (idx / name).exists():
+                data = (idx / name).read_bytes()
+                rec.update(bytes=len(data), sha256=hashlib.sha256(data).hexdigest())
+    (idx / MANIFEST).write_text(json.dumps(m))
+
+
+@pytest.mark.parametrize("edit", [
+    lambda m: m.update(documents="oops"),
+    lambda m: m["files"].update({"texts.json": "oops"}),
+    lambda m: m.update(docs_folder=12345),
+    lambda m: Path(m["_idx"]).joinpath("spans.npz").write_bytes(b"not a zip"),
+], ids=["documents", "files", "docs_folder", "spans"])
+def test_an_index_edited_past_its_checksums_is_rebuilt_or_a_clear_error(docs_dir: Path, tmp_path: Path, edit) -> None:
+    idx = tmp_path / "idx"
+    n = len(qa.load_index(docs=docs_dir, index_dir=idx, config=HASHING))
+
+    def with_path(m: dict) -> None:
+        m["_idx"] = str(idx)
+        edit(m)
+        del m["_idx"]
+
+    _tamper(idx, with_path)
+    with pytest.raises(IndexFileError):  # nothing to rebuild from: one line, no TypeError or BadZipFile
+        qa.load_index(docs=None, index_dir=idx, config=HASHING)
+    assert len(qa.load_index(docs=docs_dir, index_dir=idx, config=HASHING)) == n  # rebuilt with a warning
