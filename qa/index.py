@@ -62,6 +62,21 @@ def choose_index_type(config: Config, n: int) -> str:
     return f"IVF{max(1, round(n ** 0.5))},Flat"
 
 
+def check_index_type(index_type: str) -> None:
+    """Refuse a ``QA_INDEX_TYPE`` that FAISS cannot build, before any passage is embedded for it."""
+    if index_type == "auto":
+        return
+    import faiss
+
+    try:
+        faiss.index_factory(384, index_type, faiss.METRIC_INNER_PRODUCT)
+    except RuntimeError as exc:
+        from .errors import ArgumentError
+
+        raise ArgumentError(f"QA_INDEX_TYPE {index_type!r} is not a FAISS index factory string (auto, Flat, "
+                            f"HNSW32, IVF1024,Flat...)") from exc
+
+
 #: Search settings of the approximate indexes (``benchmarks/scale.py``: recall@10 >= 0.95 against exact
 #: search up to 1M passages): lists probed by IVF, and HNSW's graph build and search breadth.
 IVF_NPROBE = 16
@@ -383,6 +398,7 @@ def load_index(
             raise IndexFileError(f"no saved index in {path}: give the documents folder to build one")
         return saved
     folder = check_folder(docs).resolve()
+    check_index_type(config.index_type)
     if save:
         check_index_dir(path, folder)
     return update_index(saved, folder, path, embedder, config, progress=progress, save=save)

@@ -573,3 +573,11 @@ def test_an_index_edited_past_its_checksums_is_rebuilt_or_a_clear_error(docs_dir
     with pytest.raises(IndexFileError):  # nothing to rebuild from: one line, no TypeError or BadZipFile
         qa.load_index(docs=None, index_dir=idx, config=HASHING)
     assert len(qa.load_index(docs=docs_dir, index_dir=idx, config=HASHING)) == n  # rebuilt with a warning
+
+
+def test_an_index_type_faiss_cannot_build_is_refused_before_embedding(docs_dir: Path, tmp_path: Path) -> None:
+    emb = CountingEmbedder()
+    with pytest.raises(qa.ArgumentError, match="QA_INDEX_TYPE 'Bogus' is not a FAISS index factory string"):
+        qa.load_index(docs=docs_dir, index_dir=tmp_path / "i", config=Config(model="hashing", index_type="Bogus"),
+                      embedder=emb)
+    assert emb.passage_calls == 0 and not (tmp_path / "i").exists()
