@@ -111,7 +111,7 @@ class Index:
 
     def __init__(self, corpus: Corpus, embedder: Embedder, config: Config, path: Path | None,
                  docs_folder: Path | None, faiss_index: Any = None, index_type: str = "Flat",
-                 extraction: int = EXTRACTION_VERSION) -> None:
+                 extraction: int = EXTRACTION_VERSION, skipped: dict[str, str] | None = None) -> None:
         self.corpus = corpus
         self.embedder = embedder
         self.config = config
@@ -121,6 +121,9 @@ class Index:
         self._faiss = faiss_index
         #: how its documents' text and titles were extracted (:data:`qa.documents.EXTRACTION_VERSION` when built)
         self.extraction = extraction
+        #: files of the folder that were not indexed (unreadable, no text): id -> SHA-256 of their bytes, so
+        #: that an unchanged one is not read, and warned about at length, again at every update
+        self.skipped = dict(skipped or {})
         self.doc_by_id = {d.doc_id: d for d in corpus.docs}
         self.doc_number = {d.doc_id: i for i, d in enumerate(corpus.docs)}
 
@@ -209,6 +212,7 @@ class Index:
             "docs_folder": str(self.docs_folder) if self.docs_folder else None,
             "documents": [{"doc_id": d.doc_id, "sha256": d.sha256, "title": d.title, "pages": list(d.pages),
                            "chars": len(d.text)} for d in c.docs],
+            "skipped": self.skipped,
             "files": {name: {"bytes": (path / name).stat().st_size, "sha256": sha256_file(path / name)}
                       for name in files},
             "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -351,8 +355,18 @@ def _open_saved(path: Path, embedder: Embedder, config: Config) -> Index:
         faiss_index = faiss.deserialize_index(np.fromfile(path / "dense.faiss", dtype=np.uint8))
     folder = Path(manifest["docs_folder"]) if manifest.get("docs_folder") else None
     # an index saved before the manifest recorded it was extracted the first way
+    skipped = manifest.get("skipped") or {}
+    if not isinstance(skipped, dict) or not all(isinstance(v, str) for v in skipped.values()):
+        raise IndexFileError(f"{path / MANIFEST}: \"skipped\" is not a table of file checksums")
     return Index(corpus, embedder, config, path, folder, faiss_index, manifest["index_type"],
-                 extraction=int(manifest.get("extraction", 1)))
+                 extraction=int(manifest.get("extraction", 1)), skipped=skipped)
+
+
+def _checksum(path: Path) -> str | None:
+    try:
+        return sha256_file(path)
+    except OSError:
+        return None
 
 
 def default_index_dir(docs: str | Path) -> Path:
@@ -440,6 +454,8 @@ def update_index(saved: Index | None, folder: Path, path: Path, embedder: Embedd
     fresh: list[Document] = []
     order: list[str] = []
     changed = 0  # files whose bytes are the same but whose text or title is read differently now
+    was_skipped = saved.skipped if saved is not None and not reread else {}
+    skipped: dict[str, str] = {}  # files not indexed, with their checksums
     for f in iter_files(folder):
         doc_id = f.relative_to(folder).as_posix()
         if doc_id in old_by_id:
@@ -461,10 +477,20 @@ def update_index(saved: Index | None, folder: Path, path: Path, embedder: Embedd
                 keep.append(i)
                 order.append(doc_id)
                 continue
+        digest = _checksum(f) if doc_id in was_skipped else None
+        if digest is not None and digest == was_skipped[doc_id]:  # skipped before, unchanged: said below
+            skipped[doc_id] = digest
+            continue
         doc = read_document(folder, f)
         if doc is not None:
             fresh.append(doc)
             order.append(doc_id)
+        elif (digest := digest or _checksum(f)) is not None:
+            skipped[doc_id] = digest
+    again = sorted(d for d in skipped if d in was_skipped)
+    if again:
+        logger.warning("%d file(s) skipped as when last read, unchanged: %s", len(again),
+                       ", ".join(again[:3]) + (", …" if len(again) > 3 else ""))
     if not order:
         raise no_documents(folder)
     removed = len(old_by_id) - len(keep) - changed
@@ -473,8 +499,9 @@ def update_index(saved: Index | None, folder: Path, path: Path, embedder: Embedd
                        "them again", path, changed)
     if saved is not None and not fresh and not removed:
         saved.docs_folder = folder
-        if reread and save:  # the same texts: only the manifest's record of how they were read is out of date
-            saved.extraction = EXTRACTION_VERSION
+        stale = reread or skipped != saved.skipped
+        saved.extraction, saved.skipped = EXTRACTION_VERSION, skipped
+        if stale and save:  # the same texts: only the manifest's record of how the files read is out of date
             saved.save(path)
         return saved
     if fresh:
@@ -489,7 +516,7 @@ def update_index(saved: Index | None, folder: Path, path: Path, embedder: Embedd
     pos = {doc_id: i for i, doc_id in enumerate(order)}
     corpus = reorder(corpus, [pos[d.doc_id] for d in corpus.docs])
     index = Index(corpus, embedder, config, path, folder,
-                  index_type=choose_index_type(config, corpus.n_passages))
+                  index_type=choose_index_type(config, corpus.n_passages), skipped=skipped)
     if save:
         try:
             index.save(path)

@@ -581,3 +581,25 @@ def test_an_index_type_faiss_cannot_build_is_refused_before_embedding(docs_dir: 
         qa.load_index(docs=docs_dir, index_dir=tmp_path / "i", config=Config(model="hashing", index_type="Bogus"),
                       embedder=emb)
     assert emb.passage_calls == 0 and not (tmp_path / "i").exists()
+
+
+def test_a_skipped_file_is_remembered_and_read_again_only_when_it_changes(tmp_path: Path, caplog) -> None:
+    docs = write_docs(tmp_path / "docs", {"ok.txt": "The ferry leaves at six from the north pier.\n",
+                                          "empty.txt": "  \n", "blob.txt": b"\x00\x01binary"})
+    idx = tmp_path / "idx"
+    with caplog.at_level(logging.WARNING, logger="qa"):
+        qa.load_index(docs=docs, index_dir=idx, config=HASHING)
+    assert "empty.txt: empty (no text); skipped" in caplog.text and "blob.txt: it holds NUL bytes" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="qa"):
+        index = qa.load_index(docs=docs, index_dir=idx, config=HASHING)
+    assert [r.getMessage() for r in caplog.records] == [
+        "2 file(s) skipped as when last read, unchanged: blob.txt, empty.txt"]  # one line, the files not re-read
+    assert set(index.skipped) == {"blob.txt", "empty.txt"}
+    (docs / "empty.txt").write_text("The ferry's captain is Ada Lind.\n")
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="qa"):
+        index = qa.load_index(docs=docs, index_dir=idx, config=HASHING)
+    assert "empty.txt" in index.doc_by_id and set(index.skipped) == {"blob.txt"}
+    assert [r.getMessage() for r in caplog.records] == ["1 file(s) skipped as when last read, unchanged: blob.txt"]
+    assert set(qa.load_index(docs=None, index_dir=idx, config=HASHING).skipped) == {"blob.txt"}  # saved
