@@ -456,6 +456,7 @@ def update_index(saved: Index | None, folder: Path, path: Path, embedder: Embedd
     changed = 0  # files whose bytes are the same but whose text or title is read differently now
     was_skipped = saved.skipped if saved is not None and not reread else {}
     skipped: dict[str, str] = {}  # files not indexed, with their checksums
+    unchanged: list[str] = []  # of those, the ones skipped before whose bytes are the same: not read again
     for f in iter_files(folder):
         doc_id = f.relative_to(folder).as_posix()
         if doc_id in old_by_id:
@@ -480,6 +481,7 @@ def update_index(saved: Index | None, folder: Path, path: Path, embedder: Embedd
         digest = _checksum(f) if doc_id in was_skipped else None
         if digest is not None and digest == was_skipped[doc_id]:  # skipped before, unchanged: said below
             skipped[doc_id] = digest
+            unchanged.append(doc_id)
             continue
         doc = read_document(folder, f)
         if doc is not None:
@@ -487,10 +489,9 @@ def update_index(saved: Index | None, folder: Path, path: Path, embedder: Embedd
             order.append(doc_id)
         elif (digest := digest or _checksum(f)) is not None:
             skipped[doc_id] = digest
-    again = sorted(d for d in skipped if d in was_skipped)
-    if again:
-        logger.warning("%d file(s) skipped as when last read, unchanged: %s", len(again),
-                       ", ".join(again[:3]) + (", …" if len(again) > 3 else ""))
+    if unchanged:
+        logger.warning("%d file(s) skipped as when last read, unchanged: %s", len(unchanged),
+                       ", ".join(unchanged[:3]) + (", …" if len(unchanged) > 3 else ""))
     if not order:
         raise no_documents(folder)
     removed = len(old_by_id) - len(keep) - changed

@@ -603,3 +603,9 @@ def test_a_skipped_file_is_remembered_and_read_again_only_when_it_changes(tmp_pa
     assert "empty.txt" in index.doc_by_id and set(index.skipped) == {"blob.txt"}
     assert [r.getMessage() for r in caplog.records] == ["1 file(s) skipped as when last read, unchanged: blob.txt"]
     assert set(qa.load_index(docs=None, index_dir=idx, config=HASHING).skipped) == {"blob.txt"}  # saved
+    (docs / "blob.txt").write_bytes(b"\x00\x02other binary")  # changed, still not text: read and warned again
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="qa"):
+        qa.load_index(docs=docs, index_dir=idx, config=HASHING)
+    said = [r.getMessage() for r in caplog.records]
+    assert len(said) == 1 and said[0].startswith("blob.txt: it holds NUL bytes") and said[0].endswith("; skipped")
