@@ -124,6 +124,10 @@ class Embedder:
     def prepare(self) -> None:
         """Load what :meth:`encode_passages` needs (index building calls it while workers chunk)."""
 
+    def check(self) -> None:
+        """Raise the one-line error a model that cannot be found would give when first used, without loading it
+        (a local folder that does not exist: said before a saved index is judged against the model's name)."""
+
     def _encode(self, texts: list[str]) -> np.ndarray:
         raise NotImplementedError
 
@@ -194,6 +198,9 @@ class SentenceTransformerEmbedder(Embedder):
     @cached_property
     def _path(self) -> str:
         return resolve_model_path(self.model_name)
+
+    def check(self) -> None:
+        self._path  # noqa: B018 - resolving the name is the check
 
     @cached_property
     def model_version(self) -> str | None:  # type: ignore[override]

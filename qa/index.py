@@ -395,6 +395,7 @@ def load_index(
     embedder = embedder or make_embedder(config.model, config.device or None, config.batch_size, config.backend)
     if docs is None and index_dir is None:
         raise DocumentsError("give a documents folder or a saved index")
+    embedder.check()
     path = Path(index_dir) if index_dir is not None else default_index_dir(docs)  # type: ignore[arg-type]
     if path.exists() and not path.is_dir():
         raise IndexFileError(f"{path} is a file, not an index folder")

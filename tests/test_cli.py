@@ -634,3 +634,11 @@ def test_paths_of_the_wrong_kind_and_bad_limits_are_one_line_errors(shared: tupl
         one_line_error(run_qa("eval", "--questions", str(q), "--limit", limit, *common(shared)),
                        "--limit", "at least 1")
     one_line_error(run_qa("eval", "--questions", str(q), *common(shared)), "q.jsonl:2: the question is empty")
+
+
+def test_a_missing_model_folder_is_said_before_any_word_about_the_saved_index(built: tuple[Path, Path],
+                                                                              tmp_path: Path) -> None:
+    docs, idx = built
+    r = run_qa("ask", HERONS, "--docs", str(docs), "--index", str(idx), "--model", str(tmp_path / "no-such-model"))
+    one_line_error(r, "embedding model folder not found")  # not "saved index not used, rebuilding" first
+    assert (idx / "manifest.json").is_file()
