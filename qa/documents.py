@@ -104,9 +104,10 @@ def html_to_text(html: str) -> tuple[str, str]:
     return "\n".join(out).strip() + "\n", " ".join(parser.title.split())
 
 
-#: The 8-bit encodings a file that is not UTF-8 is read in: Windows-1252 (a superset of Latin-1, what "Latin-1"
-#: files mostly are), or Windows-1251 where that reading would make most letters accented (Cyrillic text).
-LEGACY_ENCODINGS = ("cp1252", "cp1251")
+#: The 8-bit encodings a file that is not UTF-8 is read in, with how warnings name them: Windows-1252 (a
+#: superset of Latin-1, what "Latin-1" files mostly are), or Windows-1251 where that reading would make most
+#: letters accented (Cyrillic text).
+LEGACY_ENCODINGS = {"cp1252": "Windows-1252 (Western European)", "cp1251": "Windows-1251 (Cyrillic)"}
 _BOMS = ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
 
 
@@ -141,11 +142,8 @@ def decode(data: bytes, name: str) -> str:
                        first, invalid, "" if invalid == 1 else "s")
         return text
     codec = _legacy_encoding(data)
-    logger.warning("%s: not UTF-8 (byte %d); read as %s", name, first, _CODEC_NAMES[codec])
+    logger.warning("%s: not UTF-8 (byte %d); read as %s", name, first, LEGACY_ENCODINGS[codec])
     return data.decode(codec, errors="replace")
-
-
-_CODEC_NAMES = {"cp1252": "Windows-1252 (Western European)", "cp1251": "Windows-1251 (Cyrillic)"}
 
 
 def _legacy_encoding(data: bytes) -> str:
