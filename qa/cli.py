@@ -182,7 +182,7 @@ def _saved_docs_folder(index_dir: Path) -> Path | None:
 def _index(args: argparse.Namespace, docs: str | None = None, as_saved: bool = False) -> Any:
     from .api import DEFAULT_DOCS
     from .config import Config
-    from .index import load_index
+    from .index import holds_an_index, load_index
 
     config = Config.from_env(model=args.model, rerank=getattr(args, "rerank", None))
     folder = docs or args.docs
@@ -192,19 +192,11 @@ def _index(args: argparse.Namespace, docs: str | None = None, as_saved: bool = F
         saved = _saved_docs_folder(Path(args.index_dir))
         if saved is not None and saved.is_dir() and not as_saved:
             folder = str(saved)
-        elif saved is not None or not Path(DEFAULT_DOCS).is_dir() or _holds_an_index(Path(args.index_dir)):
+        elif saved is not None or not Path(DEFAULT_DOCS).is_dir() or holds_an_index(Path(args.index_dir)):
             # a damaged index whose folder is unknown is reported, not rebuilt from the default documents
             return load_index(docs=None, index_dir=args.index_dir, config=config, progress=not args.json)
     return load_index(docs=folder or DEFAULT_DOCS, index_dir=args.index_dir, config=config,
                       progress=sys.stderr.isatty())
-
-
-def _holds_an_index(folder: Path) -> bool:
-    """Whether ``folder`` holds an index, or anything but the checkpoints of a first build (``partial/``)."""
-    try:
-        return folder.is_dir() and any(p.name != "partial" for p in folder.iterdir())
-    except OSError:
-        return True
 
 
 def _finite(obj: Any) -> Any:

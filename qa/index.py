@@ -369,6 +369,15 @@ def _checksum(path: Path) -> str | None:
         return None
 
 
+def holds_an_index(folder: Path) -> bool:
+    """Whether ``folder`` holds an index (whole or damaged), or anything but the checkpoints of an interrupted
+    first build (``partial/``), which leave no index to open yet."""
+    try:
+        return folder.is_dir() and any(p.name != PARTIAL for p in folder.iterdir())
+    except OSError:
+        return True
+
+
 def default_index_dir(docs: str | Path) -> Path:
     """``embeddings/<name of the docs folder>`` under the current directory."""
     return Path("embeddings") / (Path(docs).resolve().name or "docs")
@@ -400,8 +409,7 @@ def load_index(
     if path.exists() and not path.is_dir():
         raise IndexFileError(f"{path} is a file, not an index folder")
     saved: Index | None = None
-    # A folder holding only the checkpoints of an interrupted first build has no index to open yet.
-    if (path / MANIFEST).exists() or (path.exists() and any(p.name != PARTIAL for p in path.iterdir())):
+    if holds_an_index(path):
         try:
             saved = open_saved(path, embedder, config)
         except IndexFileError as exc:
