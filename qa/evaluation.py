@@ -28,6 +28,7 @@ import numpy as np
 from .answering import Answerer
 from .citations import check_citation
 from .errors import QAError
+from .followup import is_turn
 from .index import Index
 from .results import Answer, Citation, Hit
 from .textnorm import exact_score, f1_score
@@ -74,8 +75,7 @@ def read_questions(path: str | Path) -> list[dict[str, Any]]:
                 and isinstance(a.get("start"), int) for a in q["answers"]):
             raise QAError(f"{path}:{n}: \"answers\" must be a list of {{\"text\", \"doc\", \"start\"}} objects")
         history = q.get("history")
-        if history is not None and not (isinstance(history, list) and all(
-                isinstance(t, str) or (isinstance(t, dict) and isinstance(t.get("question"), str)) for t in history)):
+        if history is not None and not (isinstance(history, list) and all(is_turn(t) for t in history)):
             raise QAError(f"{path}:{n}: \"history\" must be a list of earlier questions (text, or "
                           "{\"question\", \"answer\"} objects)")
         q.setdefault("is_impossible", not q["answers"])

@@ -16,6 +16,14 @@ _CONTENT = re.compile(r"\b[a-zA-Z]{4,}\b")
 SHORT_ANSWER_WORDS = 8
 
 
+def is_turn(turn: Any) -> bool:
+    """An earlier question as text, or ``{"question": text, "answer": text}`` (the answer may be left out)."""
+    if isinstance(turn, str):
+        return bool(turn.strip())
+    return (isinstance(turn, dict) and isinstance(turn.get("question"), str) and bool(turn["question"].strip())
+            and all(isinstance(turn[key], str | None) for key in ("answer", "text", "span") if key in turn))
+
+
 def history_turns(history: Sequence[Any] | None) -> list[tuple[str, str]]:
     """Normalise history to ``[(question, answer_text), ...]``; items may be strings or dicts/objects with
     ``question`` and ``answer`` (or ``text``)."""

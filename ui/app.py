@@ -27,6 +27,7 @@ from qa.api import DEFAULT_DOCS  # noqa: E402
 from qa.documents import SUPPORTED_KINDS, SUPPORTED_SUFFIXES  # noqa: E402
 from qa.errors import QAError  # noqa: E402
 from qa.files import sha256_file  # noqa: E402
+from qa.followup import is_turn  # noqa: E402
 from qa.index import Index, update_index  # noqa: E402
 from qa.logs import warnings_during  # noqa: E402
 
@@ -229,18 +230,10 @@ def parse_history(history: Any) -> list[Any]:
             return [text]
     if isinstance(history, dict):
         history = [history]
-    if not isinstance(history, list) or not all(_turn_ok(t) for t in history):
+    if not isinstance(history, list) or not all(is_turn(t) for t in history):
         raise QAError("history must be a list of earlier questions or of {\"question\", \"answer\"} objects "
                       "(text; the answer may be left out)")
     return history
-
-
-def _turn_ok(turn: Any) -> bool:
-    """An earlier question as text, or ``{"question": text, "answer": text}`` (the answer may be left out)."""
-    if isinstance(turn, str):
-        return bool(turn.strip())
-    return (isinstance(turn, dict) and isinstance(turn.get("question"), str) and bool(turn["question"].strip())
-            and all(isinstance(turn[key], str | None) for key in ("answer", "text", "span") if key in turn))
 
 
 def _clamp_k(k: Any) -> int:
