@@ -1,14 +1,21 @@
-"""Writing files safely: atomically (a temporary name, then a rename) and with their SHA-256."""
+"""Writing files safely: atomically (a temporary name, then a rename), with their SHA-256, and one process at
+a time (:func:`folder_lock`)."""
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+
+logger = logging.getLogger(__name__)
+
+#: The lock file inside an index folder (hidden: an index folder's hidden files are never its content).
+LOCK_NAME = ".lock"
 
 
 def packaged_model(folder: str) -> str | None:
@@ -97,3 +104,37 @@ def replace_dir(done: Path, out: Path) -> None:
         out.rename(old)
     done.rename(out)
     shutil.rmtree(old, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def folder_lock(folder: Path, what: str = "the index") -> Iterator[None]:
+    """Hold ``folder``'s lock (``folder/.lock``, created with the folder if need be) while the block runs, so that
+    two processes never write one index at once, nor read it half-written. A process that finds it taken says
+    so once and waits for it: the lock is the operating system's (``filelock``), released when its holder exits,
+    however it exits, so it cannot be left stale. Where no lock file can be made (a read-only folder), the block
+    runs without one. Re-entrant within a thread."""
+    import filelock
+
+    created = not folder.exists()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        lock = filelock.FileLock(folder / LOCK_NAME, is_singleton=True)
+        try:
+            lock.acquire(timeout=0)
+        except filelock.Timeout:
+            logger.warning("%s: another process is building or updating %s; waiting for it to finish", folder, what)
+            lock.acquire()
+    except OSError as exc:
+        logger.info("%s: not locked (%s)", folder, exc.strerror or exc)
+        yield
+        return
+    try:
+        yield
+    finally:
+        lock.release()
+        # a folder made only to hold the lock of what then failed (no documents, say) is not left behind
+        if created and lock.lock_counter == 0:
+            with contextlib.suppress(OSError):
+                if [p.name for p in folder.iterdir()] == [LOCK_NAME]:
+                    (folder / LOCK_NAME).unlink()
+                    folder.rmdir()

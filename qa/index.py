@@ -16,6 +16,7 @@ recognised and rebuilt, never used):
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -37,7 +38,7 @@ from .corpus import FORMAT_VERSION, Corpus, reorder
 from .documents import EXTRACTION_VERSION, Document, check_folder, iter_files, no_documents, read_document
 from .embedding import Embedder, make_embedder
 from .errors import DocumentsError, IndexFileError
-from .files import atomic_write, sha256_file
+from .files import atomic_write, folder_lock, sha256_file
 from .results import Passage
 
 logger = logging.getLogger(__name__)
@@ -371,9 +372,9 @@ def _checksum(path: Path) -> str | None:
 
 def holds_an_index(folder: Path) -> bool:
     """Whether ``folder`` holds an index (whole or damaged), or anything but the checkpoints of an interrupted
-    first build (``partial/``), which leave no index to open yet."""
+    first build (``partial/``), which leave no index to open yet, and hidden files (its lock, temporaries)."""
     try:
-        return folder.is_dir() and any(p.name != PARTIAL for p in folder.iterdir())
+        return folder.is_dir() and any(p.name != PARTIAL and not p.name.startswith(".") for p in folder.iterdir())
     except OSError:
         return True
 
@@ -408,23 +409,27 @@ def load_index(
     path = Path(index_dir) if index_dir is not None else default_index_dir(docs)  # type: ignore[arg-type]
     if path.exists() and not path.is_dir():
         raise IndexFileError(f"{path} is a file, not an index folder")
-    saved: Index | None = None
-    if holds_an_index(path):
-        try:
-            saved = open_saved(path, embedder, config)
-        except IndexFileError as exc:
-            if docs is None:  # nothing to rebuild it from: say how
-                raise IndexFileError(f"{exc}; give the documents folder (--docs) to rebuild the index") from exc
-            logger.warning("saved index not used, rebuilding: %s", exc)
-    if docs is None:
-        if saved is None:
-            raise IndexFileError(f"no saved index in {path}: give the documents folder to build one")
-        return saved
-    folder = check_folder(docs).resolve()
-    check_index_type(config.index_type)
-    if save:
-        check_index_dir(path, folder)
-    return update_index(saved, folder, path, embedder, config, progress=progress, save=save)
+    folder = None
+    if docs is not None:
+        folder = check_folder(docs).resolve()
+        check_index_type(config.index_type)
+        if save:
+            check_index_dir(path, folder)
+    # one process at a time reads and writes the folder: never a half-written index, never two builds in one
+    with folder_lock(path) if (save and folder is not None) or path.is_dir() else contextlib.nullcontext():
+        saved: Index | None = None
+        if holds_an_index(path):
+            try:
+                saved = open_saved(path, embedder, config)
+            except IndexFileError as exc:
+                if folder is None:  # nothing to rebuild it from: say how
+                    raise IndexFileError(f"{exc}; give the documents folder (--docs) to rebuild the index") from exc
+                logger.warning("saved index not used, rebuilding: %s", exc)
+        if folder is None:
+            if saved is None:
+                raise IndexFileError(f"no saved index in {path}: give the documents folder to build one")
+            return saved
+        return update_index(saved, folder, path, embedder, config, progress=progress, save=save)
 
 
 #: What an index folder holds (besides the hidden temporary files of a write in progress).
@@ -454,7 +459,14 @@ def check_index_dir(path: Path, docs_folder: Path) -> None:
 
 def update_index(saved: Index | None, folder: Path, path: Path, embedder: Embedder, config: Config,
                  progress: bool = True, save: bool = True) -> Index:
-    """Bring ``saved`` (or nothing) in line with ``folder``: keep unchanged documents, embed the rest."""
+    """Bring ``saved`` (or nothing) in line with ``folder``: keep unchanged documents, embed the rest (saved to
+    ``path`` under its lock, with ``save``)."""
+    with folder_lock(path) if save else contextlib.nullcontext():
+        return _update_index(saved, folder, path, embedder, config, progress, save)
+
+
+def _update_index(saved: Index | None, folder: Path, path: Path, embedder: Embedder, config: Config,
+                  progress: bool, save: bool) -> Index:
     old = saved.corpus if saved is not None else None
     old_by_id = {d.doc_id: (i, d) for i, d in enumerate(old.docs)} if old else {}
     # files read by an older version of the extraction are read again: unchanged bytes can give other text or titles

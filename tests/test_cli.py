@@ -74,6 +74,43 @@ def test_index_json(docs_dir: Path, index_dir: Path) -> None:
     assert r.stderr == ""
 
 
+def test_index_waits_for_another_process_building_it(docs_dir: Path, index_dir: Path) -> None:
+    """Two `qa index` of one folder at once: the second says it waits, and builds only once the first is done
+    (its lock released), so neither sees or leaves a half-written index."""
+    import time
+
+    import filelock
+
+    from qa.files import LOCK_NAME
+
+    index_dir.mkdir()
+    held = filelock.FileLock(index_dir / LOCK_NAME)
+    held.acquire()  # as another process building it would
+    try:
+        proc = subprocess.Popen([sys.executable, "-m", "qa", "index", str(docs_dir), "--index", str(index_dir),
+                                 "--model", "hashing"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env=cli_env())
+        waited, deadline = "", time.monotonic() + 120
+        assert proc.stderr is not None
+        while "waiting" not in waited and time.monotonic() < deadline and proc.poll() is None:
+            waited += proc.stderr.readline()
+        assert "another process is building or updating the index; waiting for it to finish" in waited, waited
+        time.sleep(1)
+        assert proc.poll() is None and not (index_dir / "manifest.json").exists()  # still waiting, nothing written
+    finally:
+        held.release()
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0 and out.startswith("indexed 4 documents"), err
+    assert "Traceback" not in err and len(qa.load_index(docs=None, index_dir=index_dir, config=HASHING)) > 0
+
+
+def test_a_failed_first_build_leaves_no_index_folder(tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    one_line_error(run_qa("index", str(empty), "--index", str(tmp_path / "idx"), "--model", "hashing"), "empty")
+    assert not (tmp_path / "idx").exists()
+
+
 def test_index_text_and_default_location(docs_dir: Path) -> None:
     r = ok(run_qa("index", "--docs", str(docs_dir), "--model", "hashing"))
     assert r.stdout.startswith("indexed 4 documents")

@@ -14,7 +14,7 @@ import pytest
 
 import qa
 from qa import Config, IndexFileError
-from qa.files import atomic_write
+from qa.files import LOCK_NAME, atomic_write
 from qa.index import BM25_FOLDER, FILES, FORMAT_VERSION, MANIFEST
 from tests.conftest import HASHING, CountingEmbedder, write_docs
 
@@ -82,7 +82,9 @@ def test_default_index_dir_is_under_the_working_directory(docs_dir: Path) -> Non
 
 def test_no_temporary_files_left(index: qa.Index, index_dir: Path) -> None:
     assert tmp_leftovers(index_dir) == []
-    assert sorted(p.name for p in index_dir.iterdir()) == sorted([MANIFEST, *FILES, BM25_FOLDER])
+    # the lock (an empty file) stays: removing it on release would let a waiting process and a new one both hold it
+    assert sorted(p.name for p in index_dir.iterdir()) == sorted([MANIFEST, *FILES, BM25_FOLDER, LOCK_NAME])
+    assert (index_dir / LOCK_NAME).stat().st_size == 0
 
 
 def test_atomic_write_failure_keeps_old_file_and_leaves_no_tmp(tmp_path: Path) -> None:
@@ -496,7 +498,8 @@ def test_damaged_bm25_is_rebuilt_with_a_warning_and_repaired(
         assert results(reopened) == expected
     (line,) = [r.getMessage() for r in caplog.records]
     assert "bm25: unreadable" in line and "rebuilding BM25" in line and "\n" not in line
-    assert tmp_leftovers(index_dir) == [] and not [p for p in index_dir.iterdir() if p.name.startswith(".")]
+    assert tmp_leftovers(index_dir) == []
+    assert not [p for p in index_dir.iterdir() if p.name.startswith(".") and p.name != LOCK_NAME]
     _no_bm25_building(monkeypatch)  # repaired: the next process loads it
     assert results(load(None, index_dir)) == expected
 
@@ -511,7 +514,7 @@ def test_bm25_that_cannot_be_saved_is_kept_in_memory(
     index = load(docs_dir, index_dir)
     assert results(index)[0]
     assert not (index_dir / BM25_FOLDER).exists()
-    assert not [p for p in index_dir.iterdir() if p.name.startswith(".")]
+    assert not [p for p in index_dir.iterdir() if p.name.startswith(".") and p.name != LOCK_NAME]
 
 
 def test_an_index_is_never_saved_over_other_files(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ import qa
 import qa.build
 import qa.index
 from qa import Config
+from qa.files import LOCK_NAME
 from qa.index import PARTIAL, IndexingInterrupted
 from tests.conftest import DOCS, HASHING, CountingEmbedder, assert_same, write_docs
 
@@ -109,7 +110,7 @@ def test_interrupted_build_resumes_and_equals_an_uninterrupted_one(
                         "run the same command again to resume")
     assert len(checkpoints(index_dir)) == after
     assert not (index_dir / "manifest.json").exists()
-    assert [p.name for p in index_dir.iterdir()] == [PARTIAL]
+    assert sorted(p.name for p in index_dir.iterdir()) == [LOCK_NAME, PARTIAL]
     assert not list((index_dir / PARTIAL).glob("*.tmp"))
 
     emb = CountingEmbedder()
