@@ -10,12 +10,20 @@ import sys
 from pathlib import Path
 from typing import Any, NoReturn
 
+from .display import inert_json, visible
+
 log = logging.getLogger("qa")
+
+
+def _show(line: str, file: Any = None) -> None:
+    """Print a line built from document text or file names: what a terminal would obey in them is shown as
+    code points (``qa.display.visible``), so a document cannot clear the screen or forge a line of output."""
+    print(visible(line), file=file)
 
 
 class _OneLine(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        msg = " ".join(record.getMessage().split())
+        msg = visible(" ".join(record.getMessage().split()))
         return f"{record.levelname.lower()}: {msg}" if record.levelno >= logging.WARNING else msg
 
 
@@ -212,7 +220,7 @@ def _finite(obj: Any) -> Any:
 
 
 def _print_json(obj: Any) -> None:
-    print(json.dumps(_finite(obj), ensure_ascii=False, indent=2, allow_nan=False))
+    print(inert_json(json.dumps(_finite(obj), ensure_ascii=False, indent=2, allow_nan=False)))
 
 
 def _check_question(args: argparse.Namespace) -> None:
@@ -231,7 +239,7 @@ def cmd_index(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(info)
     else:
-        print(f"indexed {info['documents']} documents, {info['passages']} passages, {info['sentences']} "
+        _show(f"indexed {info['documents']} documents, {info['passages']} passages, {info['sentences']} "
               f"sentences into {info['index']} ({info['model']}, {info['index_type']})")
     return 0
 
@@ -251,8 +259,8 @@ def cmd_retrieve(args: argparse.Namespace) -> int:
             scores = f"score {h.score:.3f} ({parts})"
         else:  # the order is the re-ranked one: show the score that made it first
             scores = f"re-ranked {h.rerank_score:.3f} (retrieval {h.score:.3f}: {parts}; reader {h.reader_score:+.2f})"
-        print(f"{h.rank}. {h.doc_id}:{h.start}-{h.end}  {scores}")
-        print(f"   {text[:300]}{'…' if len(text) > 300 else ''}")
+        _show(f"{h.rank}. {h.doc_id}:{h.start}-{h.end}  {scores}")
+        _show(f"   {text[:300]}{'…' if len(text) > 300 else ''}")
     return 0
 
 
@@ -275,21 +283,21 @@ def _in_sentence(a: Any, c: Any, width: int = 300) -> str | None:
 
 def _print_answer(a: Any) -> None:
     if a.no_answer:
-        print(f"The documents do not say (confidence {a.confidence:.2f}). Nearest passages:")
+        _show(f"The documents do not say (confidence {a.confidence:.2f}). Nearest passages:")
         for h in a.passages[:3]:
-            print(f"  - {h.doc_id}:{h.start}-{h.end}  {' '.join(h.text.split())[:200]}")
+            _show(f"  - {h.doc_id}:{h.start}-{h.end}  {' '.join(h.text.split())[:200]}")
         return
-    print(" ".join(a.text.split()))
+    _show(" ".join(a.text.split()))
     for n, c in enumerate(a.citations, 1):
         page = f", page {c.page}" if c.page else ""
-        print(f"  [{n}] {c.doc_id}{page}, characters {c.start}-{c.end}")
+        _show(f"  [{n}] {c.doc_id}{page}, characters {c.start}-{c.end}")
         context = _in_sentence(a, c)
         if context:
-            print(f"      in: {context}")
-    print(f"  confidence {a.confidence:.2f}")
+            _show(f"      in: {context}")
+    _show(f"  confidence {a.confidence:.2f}")
     for n, alt in enumerate(a.alternatives, 2):
         c = alt.citations[0]
-        print(f"  other answer {n}: {' '.join((alt.text or '').split())[:200]}  ({c.doc_id}:{c.start}-{c.end}, "
+        _show(f"  other answer {n}: {' '.join((alt.text or '').split())[:200]}  ({c.doc_id}:{c.start}-{c.end}, "
               f"confidence {alt.confidence:.2f})")
 
 
@@ -327,9 +335,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
                      "ok": not problems})
     elif problems:
         for p in problems:
-            print(p)
+            _show(p)
     else:
-        print(f"ok: {n} citation(s){' and the withheld guess' if ans.withheld else ''} verified")
+        _show(f"ok: {n} citation(s){' and the withheld guess' if ans.withheld else ''} verified")
     return 1 if problems else 0
 
 
@@ -393,16 +401,16 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.flush()  # a closed pipe shows here, inside the handlers, not in the interpreter's exit
         return status
     except QAError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        _show(f"error: {exc}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # `qa ask ... | head`: the reader of our output left; nothing to report
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # what is still buffered goes nowhere
         return 0
     except KeyboardInterrupt as exc:  # an interrupted build says what it kept (qa.build.IndexingInterrupted)
-        print(f"interrupted: {exc}" if str(exc) else "interrupted", file=sys.stderr)
+        _show(f"interrupted: {exc}" if str(exc) else "interrupted", file=sys.stderr)
         return 130
     except (OSError, MemoryError) as exc:  # one line, even for a library's message of several
-        print(f"error: {exc.__class__.__name__}: {' '.join(str(exc).split())}", file=sys.stderr)
+        _show(f"error: {exc.__class__.__name__}: {' '.join(str(exc).split())}", file=sys.stderr)
         return 1
 
 

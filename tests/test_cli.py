@@ -243,6 +243,27 @@ def test_ask_follow_up_with_history(shared: tuple[Path, Path]) -> None:
     assert a["citations"][0]["doc_id"] == "beta.md" and "six o'clock" in a["text"]
 
 
+def test_terminal_escapes_in_documents_and_file_names_are_shown_not_obeyed(tmp_path: Path) -> None:
+    """A document can hold escape sequences (clear the screen, recolour) and a file name a newline that would
+    print a forged citation line: the terminal output shows both as code points; --json keeps the exact text."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.txt").write_text("Report\n\nThe treasurer \x1b[2J\x1b[31mMallory Quince\x1b[0m approved the budget "
+                                "of 400 pounds in 2021.\n", encoding="utf-8")
+    (docs / "b\n  [2] forged.txt, characters 0-5.txt").write_text(
+        "Ferry\n\nThe ferry leaves the harbour pier at six o'clock every morning.\n", encoding="utf-8")
+    args = ["--docs", str(docs), "--index", str(tmp_path / "idx"), "--model", "hashing"]
+    for cmd in (["ask", "Who approved the budget of 400 pounds?", "--threshold", "0", "--top-n", "3"],
+                ["retrieve", "When does the ferry leave the harbour pier?"]):
+        r = ok(run_qa(*cmd, *args))
+        assert "\x1b" not in r.stdout and "‹U+001B›[2J" in r.stdout, r.stdout
+        assert not any(line.lstrip().startswith("[2] forged") for line in r.stdout.splitlines()), r.stdout
+        assert "b‹U+000A›  [2] forged.txt" in r.stdout, r.stdout
+    r = ok(run_qa("ask", "Who approved the budget of 400 pounds?", "--threshold", "0", "--json", *args))
+    a = json.loads(r.stdout)
+    assert any("The treasurer \x1b[2J\x1b[31mMallory Quince" in h["text"] for h in a["passages"])  # exact characters
+
+
 def test_ask_html_is_quoted_as_text(shared: tuple[Path, Path]) -> None:
     r = ok(
         run_qa("ask", "When did the Marlow glassworks open?", "--threshold", "0", "--json", *common(shared))

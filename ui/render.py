@@ -12,12 +12,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+from qa.display import BIDI_CONTROLS, code_point
+
 # Characters with a meaning in HTML or Markdown, written as numeric entities so neither parser acts on them.
 _ENTITIES = {ord(ch): f"&#{ord(ch)};" for ch in "&<>\"'\\`*_[]{}()#+!|~$="}
 _ENTITIES.update({ord("\r"): "", ord("\n"): "<br>", ord("\t"): " ", ord("\x00"): "\ufffd"})
 #: Bidirectional embedding, override and isolate controls are shown as their code points, not obeyed: obeyed,
 #: they can make the quoted text read otherwise than the characters it is ("Trojan Source").
-_ENTITIES.update({cp: f"\u2039U+{cp:04X}\u203a" for cp in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))})
+_ENTITIES.update({cp: code_point(chr(cp)) for cp in BIDI_CONTROLS})
 
 #: How much of the passage is shown on each side of the cited sentence (characters).
 CONTEXT_CHARS = 320

@@ -1,0 +1,36 @@
+"""Showing document text (and file names) on a terminal or a page without obeying what is hidden in it.
+
+A document is untrusted: its text may hold terminal escape sequences ("ESC [2J" clears the screen, others
+retitle the window or forge links), a file name may hold a newline that starts a line of its own (a forged
+citation), and bidirectional controls make a quote read otherwise than the characters it is ("Trojan
+Source"). What is shown replaces each such character with its code point, ``‹U+001B›``; the data itself
+(``Answer``, ``--json``) keeps the exact characters.
+"""
+
+from __future__ import annotations
+
+import re
+
+#: Bidirectional embedding, override and isolate controls.
+BIDI_CONTROLS = (*range(0x202A, 0x202F), *range(0x2066, 0x206A))
+
+_HIDDEN = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029" + "".join(map(chr, BIDI_CONTROLS)) + "]")
+# in JSON text, the characters above that json.dumps leaves as they are (it escapes only those below U+0020)
+_JSON_RAW = re.compile("[\x7f-\x9f\u2028\u2029" + "".join(map(chr, BIDI_CONTROLS)) + "]")
+
+
+def code_point(ch: str) -> str:
+    """``‹U+202E›``: how a hidden character is shown."""
+    return f"\u2039U+{ord(ch):04X}\u203a"
+
+
+def visible(text: str) -> str:
+    """``text`` with every control character (C0 but none spared, DEL, C1), line and paragraph separator and
+    bidirectional control written as its code point: one line, shown as the characters it holds."""
+    return _HIDDEN.sub(lambda m: code_point(m.group()), text)
+
+
+def inert_json(text: str) -> str:
+    """JSON text (from ``json.dumps(..., ensure_ascii=False)``) with the characters a terminal may obey and
+    ``json.dumps`` leaves raw written as ``\\u`` escapes: the same JSON value, safe to print."""
+    return _JSON_RAW.sub(lambda m: f"\\u{ord(m.group()):04x}", text)

@@ -1,0 +1,24 @@
+"""What is shown of a document on a terminal: every character a terminal or a bidi algorithm would obey is a
+visible code point; the JSON form keeps the same value."""
+
+from __future__ import annotations
+
+import json
+
+from qa.display import inert_json, visible
+
+
+def test_controls_are_shown_as_code_points_and_plain_text_is_untouched() -> None:
+    plain = "Kassym-Zhomart Tokayev said “no” — 100 000 (½) Ünïcödé 東京"
+    assert visible(plain) == plain
+    assert visible("a\x1b[2Jb") == "a‹U+001B›[2Jb"
+    assert visible("one\ntwo\rthree\x00") == "one‹U+000A›two‹U+000D›three‹U+0000›"
+    assert visible("\x9b31m\x7f") == "‹U+009B›31m‹U+007F›"  # C1 CSI and DEL
+    assert visible("x\u202eevil\u2066y\u2028") == "x‹U+202E›evil‹U+2066›y‹U+2028›"
+
+
+def test_inert_json_is_the_same_json_value_with_nothing_raw_a_terminal_obeys() -> None:
+    value = {"text": "a\x1b[31mb\x9b\u202e\u2029c\n", "doc_id": "x\ny.txt"}
+    text = inert_json(json.dumps(value, ensure_ascii=False))
+    assert json.loads(text) == value
+    assert not any(ch in text for ch in "\x1b\x9b\u202e\u2029\n")
