@@ -71,6 +71,19 @@ def test_minister_of_internal_affairs(seeds_index: qa.Index) -> None:
     assert qa.verify(a, index=seeds_index) == []
 
 
+def test_the_chat_examples_are_answered_from_the_seeds(seeds_index: qa.Index) -> None:
+    """The questions the chat offers to try on seeds/ are answered (not withheld), each with a number or a
+    name as the question asks, and their citations verify."""
+    from ui.app import SEED_EXAMPLES
+
+    for question in SEED_EXAMPLES:
+        a = qa.answer(question, index=seeds_index)
+        assert not a.no_answer, (question, a.confidence)
+        assert qa.verify(a, index=seeds_index) == []
+        if question.startswith("How many"):
+            assert re.search(r"\d", a.text), (question, a.text)
+
+
 FOLLOW_UP = "What did he say about extradition?"
 
 

@@ -43,7 +43,7 @@ EMPTY_QUESTION = ("Type a question about the documents, for example: "
                   "“Who is the minister of internal affairs?”")
 SEED_EXAMPLES = [
     "Who is the minister of internal affairs?",
-    "How many Russians fled to Kazakhstan after the mobilisation order?",
+    "How many Russians entered Kazakhstan after the mobilisation?",
     "Who is the president of Kazakhstan?",
 ]
 
