@@ -27,7 +27,7 @@ from .citations import verify as _verify
 from .config import Config
 from .errors import ArgumentError, ScopeError
 from .index import Index
-from .reader import BUNDLED_NAMES, READERS_OFF, Reader, bundled_reader_path
+from .reader import BUNDLED, BUNDLED_NAMES, READERS_OFF, Reader, bundled_reader_path
 from .results import Answer, Hit
 
 DEFAULT_DOCS = "seeds"
@@ -114,7 +114,10 @@ def get_reader(reader: str | Reader | None, config: Config | None = None) -> Rea
         return None
     backend = (config or Config.from_env()).backend
     if (reader, backend) not in _readers:
-        _readers[(reader, backend)] = Reader(reader, backend=backend)
+        made = Reader(reader, backend=backend)
+        if made.model_id != BUNDLED:  # one the user brought: if it cannot be loaded, that is the first thing said
+            made.load()
+        _readers[(reader, backend)] = made
     return _readers[(reader, backend)]
 
 

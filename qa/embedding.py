@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from .files import loading_model
+from .files import check_cached, hub_options, loading_model
 
 logger = logging.getLogger(__name__)
 
@@ -97,6 +97,9 @@ def quiet_transformers() -> None:
 
     transformers.utils.logging.set_verbosity_error()
     transformers.utils.logging.disable_progress_bar()
+    import huggingface_hub
+
+    huggingface_hub.utils.logging.set_verbosity_error()  # its retry messages, printed by its own handler too
 
 
 class Embedder:
@@ -200,7 +203,7 @@ class SentenceTransformerEmbedder(Embedder):
         return resolve_model_path(self.model_name)
 
     def check(self) -> None:
-        self._path  # noqa: B018 - resolving the name is the check
+        check_cached("embedding model (QA_MODEL / --model)", self._path)  # resolving the name is the first check
 
     @cached_property
     def model_version(self) -> str | None:  # type: ignore[override]
@@ -280,7 +283,7 @@ class SentenceTransformerEmbedder(Embedder):
 
         logger.info("loading embedding model %s", self._path)
         with loading_model("embedding model (QA_MODEL / --model)", self.model_name):
-            model = SentenceTransformer(self._path, device=self.device)
+            model = SentenceTransformer(self._path, device=self.device, **hub_options(self._path))
         return model.float() if model.device.type == "cpu" else model  # fp16 weights are slow on a CPU
 
     @cached_property
@@ -299,8 +302,8 @@ class SentenceTransformerEmbedder(Embedder):
         device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
         logger.info("loading embedding model %s", self._path)
         with loading_model("embedding model (QA_MODEL / --model)", self.model_name):
-            model = AutoModel.from_pretrained(self._path)
-            tokenizer = AutoTokenizer.from_pretrained(self._path)
+            model = AutoModel.from_pretrained(self._path, **hub_options(self._path))
+            tokenizer = AutoTokenizer.from_pretrained(self._path, **hub_options(self._path))
         if device == "cpu":
             model = model.float()  # weights stored in fp16 (the bundled model) are slow on a CPU
         return model.to(device).eval(), tokenizer

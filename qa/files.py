@@ -4,6 +4,7 @@ a time (:func:`folder_lock`)."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import logging
 import os
@@ -44,6 +45,64 @@ def local_folder(name: str, what: str, choices: str) -> str | None:
     return folder
 
 
+#: How long the model hub gets to answer a connection before it is taken as unreachable (seconds).
+HUB_CONNECT_SECONDS = 3.0
+
+
+@functools.cache
+def hub_unreachable() -> str | None:
+    """The model hub's address when it cannot be reached from here (one connection attempt per process, at most
+    ``HUB_CONNECT_SECONDS``), else None; None too when the libraries are offline already (``HF_HUB_OFFLINE``)
+    or a proxy is set (only they know how to use it). Without this check, a hub name on a machine with no
+    network costs a minute of retries (and their messages) before the same error."""
+    import socket
+    from urllib.parse import urlsplit
+
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on") or any(
+            os.environ.get(v) for v in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY",
+                                        "all_proxy")):
+        return None
+    url = urlsplit(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
+    host = url.hostname or "huggingface.co"
+    try:
+        socket.create_connection((host, url.port or (80 if url.scheme == "http" else 443)),
+                                 timeout=HUB_CONNECT_SECONDS).close()
+    except (OSError, ValueError):
+        return url.netloc or host
+    return None
+
+
+def hub_options(name: str) -> dict[str, Any]:
+    """Keyword arguments for loading ``name`` with transformers or sentence-transformers: for a hub name when
+    the hub cannot be reached, ``local_files_only`` (the copy in the local cache, at once, or an error)."""
+    if os.path.isdir(os.path.expanduser(name)) or hub_unreachable() is None:
+        return {}
+    logger.info("the model hub (%s) cannot be reached; looking for %s in the local cache", hub_unreachable(), name)
+    return {"local_files_only": True}
+
+
+def hub_unreachable_error(what: str, name: str) -> str:
+    return (f"cannot load the {what} {name!r}: it is not in the local cache, and the model hub "
+            f"({hub_unreachable()}) cannot be reached from here (a local model folder works offline)")
+
+
+def check_cached(what: str, name: str) -> None:
+    """When the hub cannot be reached, a hub name that is not in the local cache is a one-line
+    :class:`~qa.errors.QAError` now, before anything else is said or done with it."""
+    if not hub_options(name):
+        return
+    from huggingface_hub import try_to_load_from_cache
+
+    try:
+        cached = try_to_load_from_cache(name, "config.json")
+    except ValueError:  # not a valid repository name: loading it says why
+        return
+    if not isinstance(cached, str):
+        from .errors import QAError
+
+        raise QAError(hub_unreachable_error(what, name))
+
+
 @contextlib.contextmanager
 def loading_model(what: str, name: str) -> Any:
     """Around loading a model: an ``OSError`` (no such folder or hub name, the hub unreachable, a damaged file),
@@ -55,6 +114,8 @@ def loading_model(what: str, name: str) -> Any:
     except (OSError, ValueError, RuntimeError, AssertionError) as exc:
         from .errors import QAError
 
+        if hub_unreachable.cache_info().currsize and hub_options(name):
+            raise QAError(hub_unreachable_error(what, name)) from exc
         why = " ".join(str(exc).split()) or exc.__class__.__name__
         raise QAError(f"cannot load the {what} {name!r}: {why[:300]}") from exc
 

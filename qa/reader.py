@@ -169,14 +169,20 @@ class Reader:
         quiet_transformers()
         from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
-        from .files import loading_model
+        from .files import hub_options, loading_model
 
         with loading_model("reader (QA_READER / --reader)", self.model_name):
-            tok = AutoTokenizer.from_pretrained(self.model_name)
-            model = AutoModelForQuestionAnswering.from_pretrained(self.model_name)
+            tok = AutoTokenizer.from_pretrained(self.model_name, **hub_options(self.model_name))
+            model = AutoModelForQuestionAnswering.from_pretrained(self.model_name, **hub_options(self.model_name))
         if self.device == "cpu":
             model = model.float()  # shipped as fp16; CPUs compute in fp32
         return tok, model.to(self.device).eval()
+
+    def load(self) -> None:
+        """Load the model now, under the backend :meth:`read` will use (else at the first read): a reader that
+        cannot be loaded is then the first thing said."""
+        if self._onnx is None:
+            self._loaded  # noqa: B018 - loading is the point
 
     def _logits_torch(self, question: str, contexts: list[str]) -> tuple[np.ndarray, ...]:
         import torch

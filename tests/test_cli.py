@@ -191,6 +191,21 @@ def test_ask_text(shared: tuple[Path, Path]) -> None:
     assert r.stdout.startswith("The documents do not say")
 
 
+@pytest.mark.parametrize("option", ["--reader", "--model"])
+def test_a_hub_name_with_no_hub_to_reach_is_one_line_at_once(shared: tuple[Path, Path], option: str) -> None:
+    """Online mode, but the hub cannot be reached (here: an endpoint nobody listens on) and the name is not in
+    the cache: one line that says both, without the libraries' minute of retries and their messages."""
+    env = {k: v for k, v in cli_env().items() if k not in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
+    env["HF_ENDPOINT"] = "http://127.0.0.1:9"
+    docs, idx = shared
+    args = ["ask", HERONS, "--docs", str(docs), "--index", str(idx)]
+    args += ["--reader", "some-org/no-such-reader", "--model", "hashing"] if option == "--reader" else [
+        "--model", "some-org/no-such-model"]
+    r = subprocess.run([sys.executable, "-m", "qa", *args], env=env, capture_output=True, text=True, timeout=300)
+    line = one_line_error(r, "some-org/no-such-", "not in the local cache", "(127.0.0.1:9) cannot be reached")
+    assert "Retrying" not in r.stderr and "calibration" not in line
+
+
 def test_a_reader_folder_that_is_not_there_is_one_line(shared: tuple[Path, Path], tmp_path: Path) -> None:
     r = run_qa("ask", HERONS, "--reader", str(tmp_path / "no-such-reader"), *common(shared))
     assert r.returncode == 2 and "Traceback" not in r.stderr

@@ -110,3 +110,25 @@ def test_config_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_config_defaults_without_environment() -> None:
     assert Config.from_env() == Config()
+
+
+def test_the_hub_is_checked_only_when_the_libraries_would_go_online(monkeypatch: pytest.MonkeyPatch) -> None:
+    from qa.files import hub_options, hub_unreachable
+
+    def check() -> str | None:
+        hub_unreachable.cache_clear()
+        return hub_unreachable()
+
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # nobody listens there
+    for proxy in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(proxy, raising=False)
+    try:
+        assert check() is None  # HF_HUB_OFFLINE=1 (as the tests run): the libraries never go online
+        monkeypatch.delenv("HF_HUB_OFFLINE")
+        assert check() == "127.0.0.1:9"
+        assert hub_options("org/model") == {"local_files_only": True}
+        assert hub_options(".") == {}  # a local folder never needs the hub
+        monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+        assert check() is None  # behind a proxy only the libraries know the way
+    finally:
+        hub_unreachable.cache_clear()
