@@ -110,20 +110,33 @@ def test_pdf_upload_then_a_scoped_question_cites_its_page_and_shows_other_answer
 
 def test_the_question_shows_at_once_and_what_is_typed_meanwhile_is_kept(page: Any) -> None:
     replies = "#qa-chat .qa-answer, #qa-chat .qa-notice"
-    before = page.locator(replies).count()
     users = "#qa-chat .message.user"
-    asked = page.locator(users).count()
+    # Each change to the page is timed as it happens (a MutationObserver, and a 5 ms poll for the box's value,
+    # which is a property, not an attribute): when the question first shows, when the box is first empty, and
+    # when the answer first shows. Polling for the in-between state alone can miss it on a busy machine.
+    page.evaluate("""([users, replies]) => {
+        const m = document.querySelectorAll(users).length, n = document.querySelectorAll(replies).length;
+        const seen = window.__seen = {question: null, empty: null, answer: null};
+        const look = () => {
+            const now = performance.now();
+            if (seen.question === null && document.querySelectorAll(users).length > m) seen.question = now;
+            if (seen.empty === null && seen.question !== null &&
+                document.querySelector('#qa-question textarea').value === '') seen.empty = now;
+            if (seen.answer === null && document.querySelectorAll(replies).length > n) seen.answer = now;
+        };
+        new MutationObserver(look).observe(document.body,
+            {subtree: true, childList: true, characterData: true, attributes: true});
+        setInterval(look, 5);
+    }""", [users, replies])
+    before = page.locator(replies).count()
     box = page.locator("#qa-question textarea")
     box.fill("Who is the president of Kazakhstan?")
     box.press("Enter")
-    page.wait_for_function(  # the question is in the conversation and the box is empty, before the answer is
-        "([users, m, replies, n]) => document.querySelectorAll(users).length > m && "
-        "document.querySelectorAll(replies).length === n && "
-        "document.querySelector('#qa-question textarea').value === ''",
-        arg=[users, asked, replies, before], polling=5, timeout=30_000)
+    page.wait_for_function("window.__seen.empty !== null", timeout=60_000)
     box.type("What did he")  # the next question, typed while the answer is pending
-    page.wait_for_function("([sel, n]) => document.querySelectorAll(sel).length > n", arg=[replies, before],
-                           timeout=120_000)
+    page.wait_for_function("window.__seen.answer !== null", timeout=120_000)
+    seen = page.evaluate("window.__seen")
+    assert seen["question"] < seen["answer"] and seen["empty"] < seen["answer"], seen  # shown before the answer
     reply = page.locator(replies).nth(before).inner_text()
     assert box.input_value() == "What did he", reply  # the answer did not clear it
     assert "Tokayev" in reply
