@@ -30,8 +30,11 @@ _NAME_Q = re.compile(
     re.IGNORECASE,
 )
 
-_NUMBER_WORDS = (r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|"
-                 r"hundreds?|thousands?|millions?|billions?|dozens?|half|third|thirds|quarter|percent|twice")
+#: Words that give a count (``qa.reader`` keeps a bound before them: "about ten", "at least dozens").
+COUNT_WORDS = (r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|"
+               r"hundreds?|thousands?|millions?|billions?|dozens?|half")
+# a number answer may also be a share ("a third", "30 percent", "twice")
+_NUMBER_WORDS = COUNT_WORDS + r"|third|thirds|quarter|percent|twice"
 _NUMBER_A = re.compile(rf"\d[\d,.]*\d|\d|\b({_NUMBER_WORDS})\b", re.IGNORECASE)
 # Month names only capitalised: "may", "march" and "august" in lower case are a verb and an adjective.
 _MONTHS = (r"January|February|March|April|May|June|July|August|September|October|November|December|"

@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from qa.answertype import COUNT_WORDS
+
 logger = logging.getLogger(__name__)
 
 
@@ -62,9 +64,7 @@ _BOUNDS = ("at least|at most|more than|less than|fewer than|up to|about|around|a
            "some|over|under")
 _QUALIFIER = re.compile(rf"(?:^|(?<=[\s(“\"‘']))({_NEGATIONS}|{_BOUNDS})\s+$", re.IGNORECASE)
 _NEGATION = re.compile(rf"(?:{_NEGATIONS})", re.IGNORECASE)
-_NUMBER_START = re.compile(r"[\d$£€]|(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|"
-                           r"thirty|forty|fifty|hundreds?|thousands?|millions?|billions?|dozens?|half)\b",
-                           re.IGNORECASE)
+_NUMBER_START = re.compile(rf"[\d$£€]|(?:{COUNT_WORDS})\b", re.IGNORECASE)
 
 
 def with_qualifier(text: str, start: int, end: int, lo: int = 0) -> int:
