@@ -202,7 +202,8 @@ class Answerer:
         span over its "no answer" (``w_reader``), so the reader can both sharpen and re-rank the answer.
         Windows of one passage that overlap or touch are read as one text, each keeping its own span; the text
         starts ``reader_lead`` sentences before its first window (context the reader sees but never answers from).
-        A span that starts or ends inside a word is widened to the whole word (:func:`qa.reader.whole_words`).
+        A span that starts or ends inside a word is widened to the whole word (:func:`qa.reader.whole_words`),
+        and one that holds half a quotation to the other half (:func:`qa.reader.whole_quotes`).
         ``resolved`` is a follow-up's question with what it refers to filled in (:func:`qa.followup.resolve`).
         ``scored`` are the sentence candidates, best first; ``which`` picks the windows among them (default: the
         first ``reader_windows``)."""

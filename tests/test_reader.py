@@ -295,3 +295,22 @@ def test_a_span_keeps_the_qualifier_before_it(text: str, span: str, expected: st
     s = text.index(span)
     assert text[with_qualifier(text, s, s + len(span)):s + len(span)] == expected
     assert with_qualifier(text, s, s + len(span), lo=s) == s  # never before the range it may answer in
+
+
+@pytest.mark.parametrize("text, span, expected", [
+    ("the term “Tajik” has for years", "Tajik”", "“Tajik”"),  # a closing mark: its opening one is taken in
+    ("urged ‘unity, common sense and patience’ in", "unity, common sense and patience’",
+     "‘unity, common sense and patience’"),
+    ("the book «Anna» sold", "«Anna", "«Anna»"),  # an opening mark: its closing one
+    ('he said "never" twice', 'never"', '"never"'),
+    ("the migrants’ homes", "migrants’", "migrants’"),  # an apostrophe with no opening mark before it
+    ("“Tajik” and “Uzbek”", "Tajik” and “Uzbek”", "Tajik” and “Uzbek”"),  # the span holds an opening mark
+    ("“Tajik”", "Tajik", "Tajik"),  # neither half inside: nothing to complete
+])
+def test_a_span_that_holds_half_a_quotation_takes_the_other_half(text: str, span: str, expected: str) -> None:
+    from qa.reader import whole_quotes
+
+    s = text.index(span)
+    a, b = whole_quotes(text, s, s + len(span))
+    assert text[a:b] == expected
+    assert whole_quotes(text, s, s + len(span), lo=s, hi=s + len(span)) == (s, s + len(span))  # within its range
