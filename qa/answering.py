@@ -19,12 +19,12 @@ from functools import cached_property
 
 import numpy as np
 
-from .answertype import asks_statement, expected_type, offers, quoted, says_unknown
+from .answertype import adds_nothing, asks_statement, expected_type, offers, quoted, says_unknown
 from .bm25 import tokenize
 from .calibration import calibrator_for
 from .config import Config
 from .errors import QAError, QuestionError
-from .followup import SHORT_ANSWER_WORDS, complete_turns, contextualize, needs_context, resolve
+from .followup import SHORT_ANSWER_WORDS, complete_turns, contextualize, needs_context, referent, resolve
 from .index import Index
 from .reader import BUNDLED, NO_MODEL, Reader, bundled_reader_path, scaled_margin
 from .rerank import rerank, unsure
@@ -293,7 +293,14 @@ class Answerer:
         else:
             cands = self._sentence_candidates(ranked, question, read, query, anchor)
             others = self._sentence_candidates(ranked, question, wider, query, anchor) if wider else []
+        # a span made only of the question's words (or of what a follow-up refers to) answers nothing
+        said = referent(turns)
+        cands, others = ([x for x in xs if not adds_nothing(self._quote(ranked, x), resolved, said)]
+                         for xs in (cands, others))
         return Reading(ranked, query, anchor, read, cands, others)
+
+    def _quote(self, ranked: Ranked, cand: Candidate) -> str:
+        return self.index.doc_by_id[ranked.hits[cand.hit].doc_id].text[cand.start:cand.end]
 
     def conversation(self, question: str, history: object, threshold: float | None = None,
                      allowed: np.ndarray | None = None) -> list[dict[str, str]]:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 
+from .textnorm import normalize_text
+
 NUMBER, DATE, NAME = "number", "date", "name"
 
 _NUMBER_Q = re.compile(
@@ -68,6 +70,21 @@ _UNKNOWN = re.compile(
 def says_unknown(sentence: str) -> bool:
     """True when a sentence says that something is not known or not reported ("officials have not reported")."""
     return bool(_UNKNOWN.search(sentence))
+
+
+_CHOICE = re.compile(r"\bor\b", re.IGNORECASE)
+
+
+def adds_nothing(answer: str, question: str, referent: str = "") -> bool:
+    """True when every word of ``answer`` (SQuAD's normalisation) is already in ``question`` or in what a
+    follow-up refers to (``referent``, the last answer): it names what was asked about, not what was asked for
+    ("Timur Karpov" for "What is the name of his gallery?" once he was the answer; "the Scotland Act" for "What
+    act convened the old parliament of Scotland?"). A choice question ("... X or Y?") is answered with its own
+    words, so it is never one."""
+    words = set(normalize_text(answer).split())
+    if not words or _CHOICE.search(question):
+        return False
+    return words <= set(normalize_text(f"{question} {referent}").split())
 
 
 # inside single quotation marks, ’ before a letter is an apostrophe ("‘Kazakhs don’t …’"), not the closing mark

@@ -61,6 +61,14 @@ def needs_context(question: str) -> bool:
     return bool(_REFERRING.search(question)) or len(_CONTENT.findall(question)) < 2
 
 
+def referent(history: Sequence[Any] | None) -> str:
+    """What a follow-up can refer to in the last turn's answer: its ``span`` or its answer when short (at most
+    ``SHORT_ANSWER_WORDS`` words: "Marat Akhmetzhanov"); "" after a whole sentence or no answer."""
+    turns = history_turns(history)
+    last_a = turns[-1][1] if turns else ""
+    return last_a if last_a and len(last_a.split()) <= SHORT_ANSWER_WORDS else ""
+
+
 def contextualize(question: str, history: Sequence[Any] | None) -> str:
     """The query to search with: the question, plus the last question when the new one refers back to it, plus
     the last answer when that answer is short (a reader's span names what "he" or "it" is: "Marat
@@ -73,10 +81,8 @@ def contextualize(question: str, history: Sequence[Any] | None) -> str:
     turns = history_turns(history)
     if not turns or not needs_context(question):
         return question
-    last_q, last_a = turns[-1]
-    if last_a and len(last_a.split()) <= SHORT_ANSWER_WORDS:
-        return f"{question} {last_q} {last_a}"
-    return f"{question} {last_q}"
+    last_q, short = turns[-1][0], referent(history)
+    return f"{question} {last_q} {short}" if short else f"{question} {last_q}"
 
 
 # -- resolving what a follow-up refers to ---------------------------------------------------------------
@@ -124,9 +130,7 @@ def resolve(question: str, history: Sequence[Any] | None) -> str:
     turns = history_turns(history)
     if not turns:
         return question
-    last_q, last_a = turns[-1]
-    short = last_a if last_a and len(last_a.split()) <= SHORT_ANSWER_WORDS else ""
-    person, thing = _referents(last_q, short)
+    person, thing = _referents(turns[-1][0], referent(history))
     out = question
     if person:
         m = _PERSONAL.search(out)

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from qa.answertype import DATE, NAME, NUMBER, asks_statement, expected_type, offers, quoted, says_unknown
+from qa.answertype import (
+    DATE,
+    NAME,
+    NUMBER,
+    adds_nothing,
+    asks_statement,
+    expected_type,
+    offers,
+    quoted,
+    says_unknown,
+)
 
 
 @pytest.mark.parametrize(("question", "kind"), [
@@ -38,6 +48,20 @@ def test_offers_needs_something_the_question_does_not_already_say() -> None:
     assert not offers(NAME, "The minister said so.", "Who is the minister?")
     assert not offers(NAME, "I moved to my parents' place.", "What is the surname of Aleksey?")
     assert offers(None, "anything", "Why?")
+
+
+@pytest.mark.parametrize(("answer", "question", "referent", "nothing"), [
+    ("the Scotland Act", "What act convened the old parliament of Scotland?", "", True),  # its words, reordered
+    ("Timur Karpov", "What is the name of his gallery?", "Timur Karpov", True),  # what "his" refers to
+    ("Timur Karpov", "What is the name of his gallery?", "", False),
+    ("the Ilkhom gallery", "What is the name of his gallery?", "Timur Karpov", False),  # one new word is enough
+    ("Kazakhstan", "Did more Russians go to Kazakhstan or to Georgia?", "", False),  # a choice: one of its words
+    ("2013", "In what year did Putin say it?", "", False),
+    ("", "Who is he?", "", False),
+    ("’", "Who is he?", "", False),  # no word at all
+])
+def test_adds_nothing(answer: str, question: str, referent: str, nothing: bool) -> None:
+    assert adds_nothing(answer, question, referent) is nothing
 
 
 def test_says_unknown() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import qa
-from qa.followup import complete_turns, contextualize, history_turns, needs_context, resolve
+from qa.followup import complete_turns, contextualize, history_turns, needs_context, referent, resolve
 
 
 def test_history_turns_accepts_strings_dicts_and_answers() -> None:
@@ -47,6 +47,15 @@ def test_history_turns_accepts_strings_dicts_and_answers() -> None:
 )
 def test_needs_context(question: str, expected: bool) -> None:
     assert needs_context(question) is expected
+
+
+def test_referent_is_the_last_short_answer_or_span() -> None:
+    assert referent([{"question": "Who is the president?", "answer": "Tokayev"}]) == "Tokayev"
+    long = "President Kassym-Zhomart Tokayev said Kazakhstan must stick to the principle."
+    assert referent([{"question": "Who is the president?", "answer": long}]) == ""  # a sentence names nothing
+    assert referent([{"question": "What did he say?", "answer": long, "span": "Kazakhstan must stick"}]) == (
+        "Kazakhstan must stick")
+    assert referent(["Who is the president?"]) == referent([]) == referent(None) == ""
 
 
 def test_contextualize_adds_the_last_question_only_when_needed() -> None:
