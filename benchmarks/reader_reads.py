@@ -24,6 +24,10 @@ only numpy, torch and transformers (no index): it runs on a GPU machine with the
         --index benchmarks/out/squad-index --questions ../shared/data/squad2-open/questions-dev.jsonl \\
         --out benchmarks/out/reads.jsonl
     python benchmarks/reader_reads.py score --reads benchmarks/out/reads.jsonl --reader qa/data/reader other/
+
+``score --w-reader 0.1 0.2 0.5`` picks with each of those weights from one read per question; ``--joint`` also
+replays every question with its contexts read as one text (``joint_reads``: every span in one softmax, against
+one "no answer" score), which was measured and not kept (docs/results-history.md).
 """
 
 from __future__ import annotations
@@ -42,7 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from qa.config import Config  # noqa: E402
 from qa.evaluation import Gold, covers, golds, read_questions  # noqa: E402
-from qa.reader import Reader, scaled_margin  # noqa: E402
+from qa.reader import Reader, SpanGuess, scaled_margin  # noqa: E402
 from qa.textnorm import f1_score  # noqa: E402
 
 
@@ -102,9 +106,14 @@ def place(index, doc_id: str, context: str, g: tuple[int, int], cand) -> list:
     return [g[0], g[1], doc_id, lo, sents]
 
 
-def replay(reader: Reader, rows: list[dict], w_reader: float) -> list[tuple[float, str, bool, bool]]:
+_READS: dict[tuple, list] = {}
+
+
+def replay(reader: Reader, rows: list[dict], w_reader: float,
+           joint: bool = False) -> list[tuple[float, str, bool, bool]]:
     """Per row: (the best span's raw margin, its text, whether the span covers a gold answer, whether its
-    sentence does); (-inf, "", False, False) when nothing was read."""
+    sentence does); (-inf, "", False, False) when nothing was read. ``joint``: read the windows as one text
+    (``joint_reads``)."""
     out = []
     for row in rows:
         if not row["contexts"]:
@@ -113,7 +122,12 @@ def replay(reader: Reader, rows: list[dict], w_reader: float) -> list[tuple[floa
         base = {(c, p): s for c, p, s in row["sentence_scores"]}
         floor = min(base.values(), default=0.0)
         best = None
-        for g in reader.read(row["question"], row["contexts"], top=1, within=row["within"]):
+        key = (id(reader), joint, id(row))
+        if key not in _READS:  # the reads do not depend on w_reader: one per row serves every weight
+            _READS[key] = (joint_reads(reader, row) if joint else
+                           reader.read(row["question"], row["contexts"], top=1, within=row["within"]))
+        guesses = _READS[key]
+        for g in guesses:
             margin = g.score - g.null_score
             score = base.get((g.context, g.part), floor) + w_reader * float(scaled_margin(margin))
             if best is None or score > best[0]:
@@ -123,6 +137,26 @@ def replay(reader: Reader, rows: list[dict], w_reader: float) -> list[tuple[floa
             continue
         g = best[2]
         out.append((best[1], row["contexts"][g.context][g.start:g.end], *covered(row, g)))
+    return out
+
+
+def joint_reads(reader: Reader, row: dict) -> list:
+    """One read of all of a row's contexts as one text, instead of one read per context: the contexts (each a
+    lead-in sentence and the windows read), in order, joined by blank lines. Every span then competes in one
+    softmax against one "no answer" score (where the text fits the reader's window). Returned as guesses in the
+    context coordinates of the separate reads (``context``, ``start``, ``end``, ``part`` as they would be), so
+    that they are picked and scored the same way."""
+    ranges, back, pos = [], [], 0
+    for c, rs in enumerate(row["within"]):
+        for p, (a, b) in enumerate(rs):
+            ranges.append((pos + a, pos + b))
+            back.append((c, p, pos))
+        pos += len(row["contexts"][c]) + 2
+    text = "\n\n".join(row["contexts"])
+    out = []
+    for g in reader.read(row["question"], [text], top=1, within=[ranges]):
+        c, p, shift = back[g.part]
+        out.append(SpanGuess(c, g.start - shift, g.end - shift, g.score, g.null_score, p))
     return out
 
 
@@ -167,13 +201,19 @@ def score(args: argparse.Namespace) -> None:
 
     rows = [json.loads(line) for line in Path(args.reads).read_text(encoding="utf-8").splitlines() if line.strip()]
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    w_reader = Config().w_reader
+    if args.limit:
+        rows = rows[:args.limit]
+    weights = args.w_reader or [Config().w_reader]
     results = {}
     for path in args.reader:
-        t = time.perf_counter()
-        preds = replay(Reader(path, device=device), rows, w_reader)
-        results[path] = {**curve(rows, preds, args.f1), "seconds": round(time.perf_counter() - t, 1)}
-        print(path, results[path], flush=True)
+        reader = Reader(path, device=device)
+        for joint in ([False, True] if args.joint else [False]):
+            for w in weights:
+                t = time.perf_counter()
+                preds = replay(reader, rows, w, joint=joint)
+                name = f"{path} w_reader={w}" + (" joint" if joint else "")
+                results[name] = {**curve(rows, preds, args.f1), "seconds": round(time.perf_counter() - t, 1)}
+                print(name, results[name], flush=True)
     if args.out:
         Path(args.out).write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
 
@@ -190,6 +230,9 @@ def main() -> int:
     s.add_argument("--reads", required=True)
     s.add_argument("--reader", nargs="+", required=True)
     s.add_argument("--f1", type=float, default=0.55)
+    s.add_argument("--w-reader", type=float, nargs="+", help="the pick's reader weights (default: the engine's)")
+    s.add_argument("--joint", action="store_true", help="also read each question's windows as one text")
+    s.add_argument("--limit", type=int, help="only the first N questions")
     s.add_argument("--out")
     args = ap.parse_args()
     (capture if args.cmd == "capture" else score)(args)
