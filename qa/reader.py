@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from qa.answertype import COUNT_WORDS
+from .answertype import COUNT_WORDS
 
 logger = logging.getLogger(__name__)
 
