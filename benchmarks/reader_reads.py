@@ -106,28 +106,25 @@ def place(index, doc_id: str, context: str, g: tuple[int, int], cand) -> list:
     return [g[0], g[1], doc_id, lo, sents]
 
 
-_READS: dict[tuple, list] = {}
-
-
-def replay(reader: Reader, rows: list[dict], w_reader: float,
-           joint: bool = False) -> list[tuple[float, str, bool, bool]]:
+def replay(reader: Reader, rows: list[dict], w_reader: float, joint: bool = False,
+           reads: dict[int, list] | None = None) -> list[tuple[float, str, bool, bool]]:
     """Per row: (the best span's raw margin, its text, whether the span covers a gold answer, whether its
     sentence does); (-inf, "", False, False) when nothing was read. ``joint``: read the windows as one text
-    (``joint_reads``)."""
+    (``joint_reads``). ``reads``: the reader's guesses by row, kept between calls with the same reader and
+    ``joint`` (they do not depend on ``w_reader``, so one read per row serves every weight)."""
+    reads = {} if reads is None else reads
     out = []
-    for row in rows:
+    for i, row in enumerate(rows):
         if not row["contexts"]:
             out.append((-np.inf, "", False, False))
             continue
         base = {(c, p): s for c, p, s in row["sentence_scores"]}
         floor = min(base.values(), default=0.0)
         best = None
-        key = (id(reader), joint, id(row))
-        if key not in _READS:  # the reads do not depend on w_reader: one per row serves every weight
-            _READS[key] = (joint_reads(reader, row) if joint else
-                           reader.read(row["question"], row["contexts"], top=1, within=row["within"]))
-        guesses = _READS[key]
-        for g in guesses:
+        if i not in reads:
+            reads[i] = (joint_reads(reader, row) if joint else
+                        reader.read(row["question"], row["contexts"], top=1, within=row["within"]))
+        for g in reads[i]:
             margin = g.score - g.null_score
             score = base.get((g.context, g.part), floor) + w_reader * float(scaled_margin(margin))
             if best is None or score > best[0]:
@@ -208,9 +205,10 @@ def score(args: argparse.Namespace) -> None:
     for path in args.reader:
         reader = Reader(path, device=device)
         for joint in ([False, True] if args.joint else [False]):
+            reads: dict[int, list] = {}  # this reader's guesses, read once for every weight
             for w in weights:
                 t = time.perf_counter()
-                preds = replay(reader, rows, w, joint=joint)
+                preds = replay(reader, rows, w, joint=joint, reads=reads)
                 name = f"{path} w_reader={w}" + (" joint" if joint else "")
                 results[name] = {**curve(rows, preds, args.f1), "seconds": round(time.perf_counter() - t, 1)}
                 print(name, results[name], flush=True)
