@@ -86,18 +86,39 @@ _QUOTES = {"“": "”", "‘": "’", "«": "»", "„": "“", '"': '"'}
 def whole_quotes(text: str, start: int, end: int, lo: int = 0, hi: int | None = None) -> tuple[int, int]:
     """``text[start:end]`` taken over the other half of a quotation mark it holds one half of, where that half
     stands just outside it (within ``text[lo:hi]``): the reader often ends a span on a closing mark and
-    :func:`whole_words` stops its start after the opening one, which gives ``Tajik”`` for ``“Tajik”``. Only
-    ever one character wider; nothing is cut, since an apostrophe and a closing single quote are one
-    character."""
+    :func:`whole_words` stops its start after the opening one, which gives ``Tajik”`` for ``“Tajik”``; a span
+    may also end inside a quotation it opens (``called Mr. Putin “comrade``) or start inside one it closes
+    (``comrade” and joined him``). Only ever one character wider at either end; nothing is cut. A ’ before a
+    letter is an apostrophe ("don’t"), never a closing mark."""
     hi = len(text) if hi is None else hi
     if end - start < 2:
         return start, end
     first, last = text[start], text[end - 1]
+    a, b = start, end
     if start > lo and _QUOTES.get(text[start - 1]) == last and text[start - 1] not in text[start:end - 1]:
-        return start - 1, end
+        a = start - 1
+    elif start > lo and (o := text[start - 1]) in _PAIRED:  # the span closes a quotation opened just before it
+        i = next((i for i in range(start, end) if _closes(text, i, i + 1, _PAIRED[o])), -1)
+        if i > start and o not in text[start:i]:
+            a = start - 1
     if end < hi and _QUOTES.get(first) == text[end] and text[end] not in text[start + 1:end]:
-        return start, end + 1
-    return start, end
+        b = end + 1
+    elif end < hi:  # the span's last opening mark is left open, and its closing one stands just after the span
+        i = max(text.rfind(mark, start, end) for mark in _PAIRED)
+        if (i > start and _PAIRED.get(text[i]) == text[end] and not _closes(text, i + 1, end, text[end])
+                and not (text[end] == "’" and end + 1 < len(text) and text[end + 1].isalpha())):
+            b = end + 1
+    return a, b
+
+
+# the pairs whose halves differ, so that which half a mark is can be told ("„" closes with "“", which opens too)
+_PAIRED = {"“": "”", "‘": "’", "«": "»"}
+
+
+def _closes(text: str, lo: int, hi: int, mark: str) -> bool:
+    """True when ``mark`` closes something in ``text[lo:hi]`` (a ’ before a letter is an apostrophe)."""
+    return any(text[i] == mark and not (mark == "’" and i + 1 < len(text) and text[i + 1].isalpha())
+               for i in range(lo, hi))
 
 
 def best_spans(starts: np.ndarray, ends: np.ndarray, ok: np.ndarray, max_tokens: int,

@@ -304,8 +304,18 @@ def test_a_span_keeps_the_qualifier_before_it(text: str, span: str, expected: st
     ("the book «Anna» sold", "«Anna", "«Anna»"),  # an opening mark: its closing one
     ('he said "never" twice', 'never"', '"never"'),
     ("the migrants’ homes", "migrants’", "migrants’"),  # an apostrophe with no opening mark before it
-    ("“Tajik” and “Uzbek”", "Tajik” and “Uzbek”", "Tajik” and “Uzbek”"),  # the span holds an opening mark
+    ("“Tajik” and “Uzbek”", "Tajik” and “Uzbek”", "“Tajik” and “Uzbek”"),  # closed inside, opened before
     ("“Tajik”", "Tajik", "Tajik"),  # neither half inside: nothing to complete
+    ("has called Mr. Putin “comrade” and joined him", "called Mr. Putin “comrade",
+     "called Mr. Putin “comrade”"),  # a quotation opened inside the span, closed just after it
+    ("called him ‘a friend’s friend’ once", "called him ‘a friend", "called him ‘a friend"),  # ’s: an apostrophe
+    ("called him ‘a friend’ once", "called him ‘a friend", "called him ‘a friend’"),
+    ("the “old” and “new” ones", "the “old” and “new", "the “old” and “new”"),  # the last opening mark
+    ("said “yes” twice”", "said “yes” twice", "said “yes” twice"),  # closed inside: nothing to complete
+    ("has called Mr. Putin “comrade” and joined him", "comrade” and joined",
+     "“comrade” and joined"),  # a quotation closed inside the span, opened just before it
+    ("a ‘don’t’ rule", "don’t’ rule", "‘don’t’ rule"),  # the apostrophe is not the closing mark
+    ("“one” and “two” here", "one” and “two", "“one” and “two”"),  # one mark at either end
 ])
 def test_a_span_that_holds_half_a_quotation_takes_the_other_half(text: str, span: str, expected: str) -> None:
     from qa.reader import whole_quotes
