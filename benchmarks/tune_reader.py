@@ -15,6 +15,8 @@ A candidate's score is its sentence's score plus ``w_reader`` times the reader's
 
 ``--keep-weights`` keeps the configured ``w_reader`` (step 1 only reports its grid) and re-fits the calibration
 alone, as for an embedding model (``QA_MODEL``) whose calibration must match the weights the engine uses.
+``--features`` fits on the features named instead (any a candidate carries, and ``margin``), to measure what
+one adds or takes away.
 
 The held-out sets (tests/data/seeds-questions.jsonl, seeds-followups.jsonl) are never used here.
 """
@@ -66,7 +68,7 @@ def rows_for(docs, questions, index_dir, config, reader):
     index = load_index(docs=docs, index_dir=index_dir, config=config)
     qs = read_questions(questions)
     src = b"".join((Path(qa.__file__).parent / m).read_bytes()
-                   for m in ("answering.py", "reader.py", "retrieval.py", "rerank.py"))
+                   for m in ("answering.py", "answertype.py", "followup.py", "reader.py", "retrieval.py", "rerank.py"))
     weights = Path(reader.model_name, "model.safetensors")
     key = (questions, len(index), index.embedder.model_id, index.embedder.model_version, R_FEATURES,
            config.read_passages, config.reader_windows, config.reader_lead, config.w_dense, config.w_bm25,
@@ -107,7 +109,11 @@ def main() -> int:
     ap.add_argument("--write", action="store_true")
     ap.add_argument("--keep-weights", action="store_true",
                     help="keep the configured w_reader; only re-fit the calibration")
+    ap.add_argument("--features", nargs="+", default=None, metavar="FEATURE",
+                    help="the candidate features the calibration is fitted on (default: qa.calibration.FEATURES "
+                         "and `reader`), to measure a feature's worth by leaving it out or adding one")
     args = ap.parse_args()
+    features = tuple(args.features) if args.features else R_FEATURES
     config = Config.from_env()
     reader = Reader(args.reader)
     index, qs, rows = rows_for(args.docs, args.questions, args.index, config, reader)
@@ -130,8 +136,8 @@ def main() -> int:
         sets.append(questions)
     picked = pick(rows, w_reader)
     keep = np.array([p is not None for p in picked])
-    x = np.array([[p[0].get(f, 0.0) if f != "margin" else float(np.clip(p[2], -1, 1)) for f in R_FEATURES]
-                  if p is not None else [0.0] * len(R_FEATURES) for p in picked])
+    x = np.array([[p[0].get(f, 0.0) if f != "margin" else float(np.clip(p[2], -1, 1)) for f in features]
+                  if p is not None else [0.0] * len(features) for p in picked])
     y = np.array([float(p[1]) if p is not None else 0.0 for p in picked])
     sw = 1.0 / np.bincount(set_of)[set_of]
     coef, intercept = fit_logistic(x[keep], y[keep], sample_weight=(sw / sw.mean())[keep])
@@ -152,6 +158,12 @@ def main() -> int:
     best_i = max(ok)
     for name, c in per_set.items():
         print(f"  {name} at threshold {ts[best_i]:.2f}:", {k: round(v, 3) for k, v in c[best_i].items()})
+    # to compare feature sets apart from the one threshold: each set's NoAns at its own highest threshold that
+    # keeps a given share of its right answers
+    for name, c in per_set.items():
+        at = {keep_: max((p for p in c if p["answer_contains@1"] >= keep_ * c[0]["answer_contains@1"]),
+                         key=lambda p: p["threshold"])["NoAns_exact"] for keep_ in (0.95, 0.9, 0.8)}
+        print(f"  {name} NoAns keeping 95/90/80% of its right answers:", [round(v, 3) for v in at.values()])
     print(f"w_reader={w_reader} coef={np.round(coef, 3).tolist()} intercept={intercept:.3f}")
     curve = [point(t, set_of == 0) for t in ts]
     Path("benchmarks/out").mkdir(parents=True, exist_ok=True)
@@ -159,7 +171,7 @@ def main() -> int:
     if args.write:
         table = json.loads(CALIBRATION.read_text()) if CALIBRATION.exists() else {}
         table[f"{index.embedder.model_id}|reader:{reader.model_id}"] = {
-            "features": list(R_FEATURES), "coef": [float(c) for c in coef], "intercept": float(intercept),
+            "features": list(features), "coef": [float(c) for c in coef], "intercept": float(intercept),
             "threshold": round(float(ts[best_i]), 2), "w_reader": w_reader, "reader_windows": config.reader_windows,
             "reader_lead": config.reader_lead,
             "read_passages": config.read_passages, "threshold_rule": "max-loss", "max_loss": args.max_loss,
