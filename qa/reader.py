@@ -111,6 +111,16 @@ def whole_quotes(text: str, start: int, end: int, lo: int = 0, hi: int | None = 
     return a, b
 
 
+def finish_span(text: str, start: int, end: int, lo: int = 0, hi: int | None = None) -> tuple[int, int]:
+    """The answer span the engine gives for the reader's characters ``text[start:end]``: whole words
+    (:func:`whole_words`), with the qualifier before it (:func:`with_qualifier`) and whole quotations
+    (:func:`whole_quotes`), within ``text[lo:hi]``. ``Reader.read`` and the training command's evaluation
+    both decode with it."""
+    start, end = whole_words(text, start, end, lo, hi)
+    start = with_qualifier(text, start, end, lo)
+    return whole_quotes(text, start, end, lo, hi)
+
+
 # the pairs whose halves differ, so that which half a mark is can be told ("„" closes with "“", which opens too)
 _PAIRED = {"“": "”", "‘": "’", "«": "»"}
 
@@ -284,9 +294,7 @@ class Reader:
                     ok = ok & (offsets[w, :, 0] >= rng[0]) & (offsets[w, :, 1] <= rng[1])
                 for score, si, ei in best_spans(starts[w], ends[w], ok, self.max_answer_tokens, top):
                     lo, hi = rng if rng is not None else (0, len(contexts[c]))
-                    cs, ce = whole_words(contexts[c], int(offsets[w, si, 0]), int(offsets[w, ei, 1]), lo, hi)
-                    cs = with_qualifier(contexts[c], cs, ce, lo)
-                    cs, ce = whole_quotes(contexts[c], cs, ce, lo, hi)
+                    cs, ce = finish_span(contexts[c], int(offsets[w, si, 0]), int(offsets[w, ei, 1]), lo, hi)
                     if ce > cs:
                         guesses.append(SpanGuess(c, cs, ce, score, null, part))
         guesses.sort(key=lambda g: -g.score)

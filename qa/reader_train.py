@@ -34,7 +34,7 @@ import numpy as np
 from .embedding import quiet_transformers, resolve_model_path
 from .errors import QAError
 from .files import replace_dir, staging_dir
-from .reader import best_spans
+from .reader import best_spans, finish_span
 from .textnorm import exact_score, f1_score
 
 logger = logging.getLogger(__name__)
@@ -335,8 +335,10 @@ def featurize(tokenizer: Any, examples: Sequence[Example], max_length: int, stri
 
 # -- reading -------------------------------------------------------------------------------------------------
 def predict(model: Any, tokenizer: Any, examples: Sequence[Example], max_length: int = 384, stride: int = 128,
-            max_answer_tokens: int = 30, batch_size: int = 128, device: str = "cpu") -> dict[str, tuple[str, float]]:
-    """Best span text and its score minus the null score, per example id (spans only, never [CLS])."""
+            max_answer_tokens: int = 30, batch_size: int = 128, device: str = "cpu",
+            finish: bool = True) -> dict[str, tuple[str, float]]:
+    """Best span text and its score minus the null score, per example id (spans only, never [CLS]). The span
+    is the one the engine would give (:func:`qa.reader.finish_span`); with ``finish`` off, the tokens' own."""
     import torch
 
     best: dict[str, tuple[str, float, float]] = {}
@@ -363,17 +365,22 @@ def predict(model: Any, tokenizer: Any, examples: Sequence[Example], max_length:
                     continue
                 score, si, ei = found[0]
                 null = float(st[r, 0] + en[r, 0])
-                text = ex.context[int(offsets[w, si, 0]):int(offsets[w, ei, 1])]
+                cs, ce = int(offsets[w, si, 0]), int(offsets[w, ei, 1])
+                if finish:
+                    cs, ce = finish_span(ex.context, cs, ce)
+                text = ex.context[cs:ce]
                 if ex.qid not in best or score > best[ex.qid][1]:
                     best[ex.qid] = (text, score, null)
     return {k: (t, s - n) for k, (t, s, n) in best.items()}
 
 
-def evaluate(model: Any, tokenizer: Any, examples: Sequence[Example], recipe: Recipe, device: str) -> dict[str, Any]:
-    """EM and F1 of the best span over the answerable examples (each against its best-matching gold)."""
+def evaluate(model: Any, tokenizer: Any, examples: Sequence[Example], recipe: Recipe, device: str,
+             finish: bool = True) -> dict[str, Any]:
+    """EM and F1 of the best span over the answerable examples (each against its best-matching gold); the span
+    as the engine gives it (``finish``, see :func:`predict`)."""
     answerable = [e for e in examples if e.answers]
     preds = predict(model, tokenizer, answerable, recipe.max_length, recipe.stride, recipe.max_answer_tokens,
-                    device=device)
+                    device=device, finish=finish)
     em = f1 = 0.0
     for e in answerable:
         p = preds.get(e.qid, ("", 0.0))[0]

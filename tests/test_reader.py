@@ -324,3 +324,17 @@ def test_a_span_that_holds_half_a_quotation_takes_the_other_half(text: str, span
     a, b = whole_quotes(text, s, s + len(span))
     assert text[a:b] == expected
     assert whole_quotes(text, s, s + len(span), lo=s, hi=s + len(span)) == (s, s + len(span))  # within its range
+
+
+@pytest.mark.parametrize("text, start, end, expected", [
+    ("the Orda.kz website", 9, 11, "Orda.kz"),  # inside a word: the whole word
+    ("It was far from monolithic here.", 16, 26, "far from monolithic"),  # the qualifier before it
+    ("the term “Tajik” has", 10, 16, "“Tajik”"),  # half a quotation: the other half
+    ("called it “far from monolithic” then", 20, 31, "“far from monolithic”"),  # all three steps
+])
+def test_finish_span_gives_the_engine_s_span(text: str, start: int, end: int, expected: str) -> None:
+    from qa.reader import finish_span
+
+    a, b = finish_span(text, start, end)
+    assert text[a:b] == expected
+    assert finish_span(text, start, end, lo=start, hi=end) == (start, end)  # never outside its range
