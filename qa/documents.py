@@ -235,13 +235,32 @@ def hash_bytes(data: bytes) -> str:
 
 
 def iter_files(folder: Path) -> Iterable[Path]:
-    """Supported files below ``folder``, recursively, in a stable order; hidden files and folders skipped."""
-    for path in sorted(folder.rglob("*")):
-        rel = path.relative_to(folder)
-        if any(part.startswith(".") for part in rel.parts):
-            continue
-        if path.is_file() and path.suffix.lower() in SUPPORTED_SUFFIXES:
-            yield path
+    """Supported files below ``folder``, recursively, in a stable order (by path); hidden files and folders
+    skipped. Links to folders are followed, each real folder read once: a link back to a folder already read
+    (a loop, or a second link to the same folder) is skipped with a warning, and so is a folder that cannot be
+    listed. A document's id stays its path through the link."""
+    seen: dict[Path, str] = {}  # each real folder read, and the path it was read under
+
+    def walk(path: Path) -> Iterable[Path]:
+        rel, real = path.relative_to(folder).as_posix() + "/", path.resolve()
+        if real in seen:
+            logger.warning("%s: the same folder as %s (a link), read once; skipped", rel, seen[real])
+            return
+        seen[real] = rel
+        try:
+            entries = sorted(path.iterdir(), key=lambda p: p.name)
+        except OSError as exc:
+            logger.warning("%s: folder cannot be read (%s); skipped", rel, exc.strerror or exc)
+            return
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            if entry.is_dir():
+                yield from walk(entry)
+            elif entry.is_file() and entry.suffix.lower() in SUPPORTED_SUFFIXES:
+                yield entry
+
+    yield from walk(folder)
 
 
 def check_folder(folder: str | Path) -> Path:
@@ -258,11 +277,12 @@ def check_folder(folder: str | Path) -> Path:
     return path
 
 
-def read_document(folder: Path, path: Path) -> Document | None:
-    """Read one file; None (with a warning) when it is unreadable or has no text."""
+def read_document(folder: Path, path: Path, data: bytes | None = None) -> Document | None:
+    """Read one file (its bytes ``data`` when they have been read already); None (with a warning) when it is
+    unreadable or has no text."""
     doc_id = path.relative_to(folder).as_posix()
     try:
-        data = path.read_bytes()
+        data = path.read_bytes() if data is None else data
     except OSError as exc:
         logger.warning("%s: cannot be read (%s); skipped", doc_id, exc.strerror or exc)
         return None

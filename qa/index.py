@@ -483,11 +483,12 @@ def _update_index(saved: Index | None, folder: Path, path: Path, embedder: Embed
         if doc_id in old_by_id:
             i, d = old_by_id[doc_id]
             try:
-                same = hashlib.sha256(f.read_bytes()).hexdigest() == d.sha256
+                data: bytes | None = f.read_bytes()
             except OSError:
-                same = False
+                data = None
+            same = data is not None and hashlib.sha256(data).hexdigest() == d.sha256
             if same and reread:
-                doc = read_document(folder, f)
+                doc = read_document(folder, f, data)
                 if doc is None:  # unreadable now (said by read_document): dropped, as a removed file is
                     continue
                 if (doc.text, doc.title, doc.pages) != (d.text, d.title, d.pages):

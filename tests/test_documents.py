@@ -34,6 +34,33 @@ def test_hidden_and_unsupported_files_are_ignored(tmp_path: Path) -> None:
     assert [p.relative_to(tmp_path).as_posix() for p in iter_files(tmp_path)] == ["ok.txt"]
 
 
+def test_links_to_folders_are_followed_and_each_real_folder_read_once(tmp_path: Path, caplog) -> None:
+    docs, shared = tmp_path / "docs", tmp_path / "shared"
+    write_docs(docs, {"a.txt": "Inside text.", "sub/b.txt": "Nested text."})
+    write_docs(shared, {"x.txt": "Text kept elsewhere and linked in."})
+    (docs / "linked").symlink_to(shared)
+    (docs / "same").symlink_to(shared)  # a second link to the same folder
+    (docs / "sub" / "up").symlink_to(docs)  # a loop
+    (docs / "gone").symlink_to(tmp_path / "missing")  # a broken link
+    with caplog.at_level(logging.WARNING, logger="qa"):
+        found = [p.relative_to(docs).as_posix() for p in iter_files(docs)]
+    assert found == ["a.txt", "linked/x.txt", "sub/b.txt"]  # by path, as before links were followed
+    assert sorted(r.getMessage() for r in caplog.records) == [
+        "same/: the same folder as linked/ (a link), read once; skipped",
+        "sub/up/: the same folder as ./ (a link), read once; skipped",
+    ]
+    assert [d.doc_id for d in load_documents(docs)] == found
+
+
+def test_a_subfolder_that_cannot_be_listed_is_skipped_with_a_warning(tmp_path: Path, monkeypatch,
+                                                                      caplog) -> None:
+    write_docs(tmp_path, {"a.txt": "Readable text.", "locked/b.txt": "Hidden away.", "z.txt": "More text."})
+    deny_listing(monkeypatch, tmp_path / "locked")
+    with caplog.at_level(logging.WARNING, logger="qa"):
+        assert [p.name for p in iter_files(tmp_path)] == ["a.txt", "z.txt"]
+    assert [r.getMessage() for r in caplog.records] == ["locked/: folder cannot be read (Permission denied); skipped"]
+
+
 def test_text_is_file_text_and_hash_is_of_bytes(docs_dir: Path) -> None:
     docs = {d.doc_id: d for d in load_documents(docs_dir)}
     raw = (docs_dir / "alpha.txt").read_bytes()
