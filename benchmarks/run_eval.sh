@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Re-measure the README's quality numbers: `qa eval` on squad2-open (../shared) and on the seeds question sets,
 # with the default answerer (the bundled reader) and with the sentence answerer (`--reader sentence`).
-# Writes benchmarks/results/*.json. About 20 minutes on a 2-core CPU (index build included; the reader re-ranks
+# Writes benchmarks/results/*.json. 27 to 39 minutes on a 2-core CPU (index build included; the reader re-ranks
 # the questions retrieval is unsure of, a third of squad2-open's).
 # RERANK=N bash benchmarks/run_eval.sh: the same with --rerank N (0: no re-ranking), written to *-rerankN.json;
 # QA_RERANK_MARGIN=1 re-ranks every question (about an hour).

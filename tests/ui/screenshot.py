@@ -41,7 +41,10 @@ def take(out: Path, width: int = 1280, height: int = 1240, index_dir: Path | Non
         if scenario == "pdf":
             docs = copy_seeds(tmp / "docs", hostile=False)
             make_pdf(docs / PDF_NAME, PAGES)
-        with run_chat(docs, index_dir or tmp / "index", tmp / "server.log") as server, browser() as b:
+        # the pdf scenario's chat runs in the temporary folder, so that the Documents panel names "docs", not
+        # the temporary folder's full path
+        cwd = tmp if scenario == "pdf" else REPO
+        with run_chat(docs, index_dir or tmp / "index", tmp / "server.log", cwd=cwd) as server, browser() as b:
             page = open_chat(b, server.url, width=width, height=height)
             page.emulate_media(color_scheme="light")
             if scenario == "pdf":
