@@ -160,3 +160,23 @@ def test_a_pattern_typed_into_ask_only_about_limits_the_question(page: Any) -> N
     assert any("Marat Akhmetzhanov" in m for m in marks(reply)), reply.inner_text()
     assert {d.inner_text() for d in reply.locator(".qa-doc").all()} == {MINISTER_DOC}
     assert page.page_errors == []
+
+
+def test_on_a_phone_s_width_the_answer_fits_and_nothing_scrolls_sideways(chromium: Any,
+                                                                        chat_server: ChatServer) -> None:
+    from tests.ui.chatserver import open_chat
+
+    phone = open_chat(chromium, chat_server.url, width=390, height=844)
+    try:
+        reply = ask(phone, "Who is the minister of internal affairs?")
+        assert any("Marat Akhmetzhanov" in m for m in marks(reply)), reply.inner_text()
+        width = phone.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
+        assert width[0] <= width[1], f"the page is {width[0]} px wide in a {width[1]} px window"
+        assert reply.evaluate("e => e.scrollWidth <= e.clientWidth + 1"), "the answer scrolls sideways"
+        box = reply.locator("mark").first.bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390  # the span within the screen
+        for selector in ("#qa-question textarea", "#qa-docs"):  # the box to ask in, and the documents panel
+            b = phone.locator(selector).first.bounding_box()
+            assert b is not None and b["x"] >= 0 and b["x"] + b["width"] <= 390, (selector, b)
+    finally:
+        phone.close()
