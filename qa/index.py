@@ -17,7 +17,6 @@ recognised and rebuilt, never used):
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 import os
@@ -35,7 +34,7 @@ from .bm25 import BM25
 from .build import IndexingInterrupted, embed_corpus
 from .config import Config
 from .corpus import FORMAT_VERSION, Corpus, reorder
-from .documents import EXTRACTION_VERSION, Document, check_folder, iter_files, no_documents, read_document
+from .documents import EXTRACTION_VERSION, Document, check_folder, hash_bytes, iter_files, no_documents, read_document
 from .embedding import Embedder, make_embedder
 from .errors import DocumentsError, IndexFileError
 from .files import atomic_write, folder_lock, sha256_file
@@ -242,7 +241,7 @@ class _SavedBM25:
 
     def _key(self) -> str | None:
         try:
-            digest = hashlib.sha256(self.manifest.read_bytes()).hexdigest()
+            digest = hash_bytes(self.manifest.read_bytes())
         except OSError:
             return None
         return f"{self.VERSION}:{digest}"
@@ -480,13 +479,12 @@ def _update_index(saved: Index | None, folder: Path, path: Path, embedder: Embed
     unchanged: list[str] = []  # of those, the ones skipped before whose bytes are the same: not read again
     for f in iter_files(folder):
         doc_id = f.relative_to(folder).as_posix()
+        data: bytes | None = None  # the file's bytes, once read: a file is read once
         if doc_id in old_by_id:
             i, d = old_by_id[doc_id]
-            try:
-                data: bytes | None = f.read_bytes()
-            except OSError:
-                data = None
-            same = data is not None and hashlib.sha256(data).hexdigest() == d.sha256
+            with contextlib.suppress(OSError):  # unreadable now: read_document below says so
+                data = f.read_bytes()
+            same = data is not None and hash_bytes(data) == d.sha256
             if same and reread:
                 doc = read_document(folder, f, data)
                 if doc is None:  # unreadable now (said by read_document): dropped, as a removed file is
@@ -505,7 +503,7 @@ def _update_index(saved: Index | None, folder: Path, path: Path, embedder: Embed
             skipped[doc_id] = digest
             unchanged.append(doc_id)
             continue
-        doc = read_document(folder, f)
+        doc = read_document(folder, f, data)  # a changed file: its bytes read above
         if doc is not None:
             fresh.append(doc)
             order.append(doc_id)

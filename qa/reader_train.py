@@ -365,12 +365,11 @@ def predict(model: Any, tokenizer: Any, examples: Sequence[Example], max_length:
                     continue
                 score, si, ei = found[0]
                 null = float(st[r, 0] + en[r, 0])
-                cs, ce = int(offsets[w, si, 0]), int(offsets[w, ei, 1])
-                if finish:
-                    cs, ce = finish_span(ex.context, cs, ce)
-                text = ex.context[cs:ce]
                 if ex.qid not in best or score > best[ex.qid][1]:
-                    best[ex.qid] = (text, score, null)
+                    cs, ce = int(offsets[w, si, 0]), int(offsets[w, ei, 1])
+                    if finish:
+                        cs, ce = finish_span(ex.context, cs, ce)
+                    best[ex.qid] = (ex.context[cs:ce], score, null)
     return {k: (t, s - n) for k, (t, s, n) in best.items()}
 
 

@@ -164,6 +164,23 @@ def test_hnsw_index_round_trip(docs_dir: Path, index_dir: Path) -> None:
 # -- incremental updates -----------------------------------------------------------------------------------
 
 
+def test_an_update_reads_each_document_file_once(index: qa.Index, docs_dir: Path, index_dir: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    (docs_dir / "alpha.txt").write_text("Lake Brindle Survey\n\nThe survey counted 530 nesting herons.\n")
+    reads: list[str] = []
+    real = Path.read_bytes
+
+    def read_bytes(self: Path) -> bytes:
+        if self.is_relative_to(docs_dir):
+            reads.append(self.relative_to(docs_dir).as_posix())
+        return real(self)
+
+    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    updated = load(docs_dir, index_dir)
+    assert "530 nesting herons" in updated.doc_by_id["alpha.txt"].text  # the changed file, re-read
+    assert sorted(reads) == sorted(d.doc_id for d in index.documents)  # each file once, the changed one too
+
+
 def test_only_the_changed_document_is_reembedded(index: qa.Index, docs_dir: Path, index_dir: Path) -> None:
     old_beta = passages_of(index, "beta.md")
     (docs_dir / "alpha.txt").write_text(

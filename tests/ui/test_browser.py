@@ -166,17 +166,18 @@ def test_on_a_phone_s_width_the_answer_fits_and_nothing_scrolls_sideways(chromiu
                                                                         chat_server: ChatServer) -> None:
     from tests.ui.chatserver import open_chat
 
-    phone = open_chat(chromium, chat_server.url, width=390, height=844)
+    width = 390
+    phone = open_chat(chromium, chat_server.url, width=width, height=844)
     try:
         reply = ask(phone, "Who is the minister of internal affairs?")
         assert any("Marat Akhmetzhanov" in m for m in marks(reply)), reply.inner_text()
-        width = phone.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
-        assert width[0] <= width[1], f"the page is {width[0]} px wide in a {width[1]} px window"
+        page_width, window = phone.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
+        assert page_width <= window == width, f"the page is {page_width} px wide in a {window} px window"
         assert reply.evaluate("e => e.scrollWidth <= e.clientWidth + 1"), "the answer scrolls sideways"
         box = reply.locator("mark").first.bounding_box()
-        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390  # the span within the screen
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width  # the span within the screen
         for selector in ("#qa-question textarea", "#qa-docs"):  # the box to ask in, and the documents panel
             b = phone.locator(selector).first.bounding_box()
-            assert b is not None and b["x"] >= 0 and b["x"] + b["width"] <= 390, (selector, b)
+            assert b is not None and b["x"] >= 0 and b["x"] + b["width"] <= width, (selector, b)
     finally:
         phone.close()
