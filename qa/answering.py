@@ -24,7 +24,7 @@ from .bm25 import tokenize
 from .calibration import calibrator_for
 from .config import Config
 from .errors import QAError, QuestionError
-from .followup import SHORT_ANSWER_WORDS, complete_turns, contextualize, needs_context, referent, resolve
+from .followup import SHORT_ANSWER_WORDS, complete_turns, contextualize, needs_context, referent, resolve, turn_answer
 from .index import Index
 from .reader import BUNDLED, NO_MODEL, Reader, bundled_reader_path, scaled_margin
 from .rerank import rerank, unsure
@@ -308,8 +308,8 @@ class Answerer:
         questions are answered first, as the chat would have answered them."""
         if not history or not needs_context(question):
             return []
-        turns = complete_turns(history, lambda q, earlier: self.answer(  # type: ignore[arg-type]
-            q, history=earlier, threshold=threshold, allowed=allowed).text)
+        turns = complete_turns(history, lambda q, earlier: turn_answer(self.answer(  # type: ignore[arg-type]
+            q, history=earlier, threshold=threshold, allowed=allowed)))
         last = turns[-1] if turns else None
         if (last and SHORT_ANSWER_WORDS < len(last["answer"].split()) <= NARROW_MAX_WORDS
                 and self.span_reader is not None):

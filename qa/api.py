@@ -127,8 +127,10 @@ def answer(question: str, index: Index | None = None, history: Sequence[Any] | N
     """A cited, extractive answer to ``question`` (``answer.text`` is None when the documents do not say).
 
     Args:
-        history: earlier turns (question strings, or dicts with ``question`` and ``answer``) used to
-            resolve what a follow-up refers to.
+        history: earlier turns (question strings, :class:`Answer` objects, or dicts with ``question`` and
+            ``answer``) used to resolve what a follow-up refers to. A turn whose answer was withheld stands for
+            its best guess there (a dict's ``guess``, an Answer's ``withheld`` quote; a bare question is
+            answered first, guess included).
         reader: an extractive QA model: ``"bundled"`` (the one shipped), a path or name, or a
             :class:`~qa.reader.Reader`; default: the configured one (``QA_READER``), none if unset.
         top_n: up to this many distinct answers (the first is the answer, the rest ``alternatives``).

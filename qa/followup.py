@@ -21,28 +21,40 @@ def is_turn(turn: Any) -> bool:
     if isinstance(turn, str):
         return bool(turn.strip())
     return (isinstance(turn, dict) and isinstance(turn.get("question"), str) and bool(turn["question"].strip())
-            and all(isinstance(turn[key], str | None) for key in ("answer", "text", "span") if key in turn))
+            and all(isinstance(turn[key], str | None) for key in ("answer", "text", "span", "guess") if key in turn))
 
 
 def history_turns(history: Sequence[Any] | None) -> list[tuple[str, str]]:
     """Normalise history to ``[(question, answer_text), ...]``; items may be strings or dicts/objects with
-    ``question`` and ``answer`` (or ``text``)."""
-    turns: list[tuple[str, str]] = []
-    for item in history or ():
-        if isinstance(item, str):
-            turns.append((item, ""))
-        elif isinstance(item, dict):
-            ans = item.get("span") or item.get("answer") or item.get("text") or ""
-            turns.append((str(item.get("question", "")), ans if isinstance(ans, str) else ""))
-        else:
-            turns.append((str(getattr(item, "question", "")), str(getattr(item, "text", "") or "")))
-    return [(q.strip(), a.strip()) for q, a in turns if q.strip()]
+    ``question`` and ``answer`` (or ``text``). A turn whose answer was withheld stands for its best guess
+    (a dict's ``guess``, an :class:`~qa.results.Answer`'s ``withheld`` quote): too unsure to give as an answer,
+    it is still the best reading of what that question was about, which is what a follow-up refers to."""
+    turns = [(_question(item).strip(), turn_answer(item).strip()) for item in history or ()]
+    return [(q, a) for q, a in turns if q]
+
+
+def _question(item: Any) -> str:
+    if isinstance(item, str):
+        return item
+    return str((item.get("question") if isinstance(item, dict) else getattr(item, "question", "")) or "")
+
+
+def turn_answer(item: Any) -> str:
+    """What one turn of history answered, as :func:`history_turns` reads it ("" for a bare question)."""
+    if isinstance(item, str):
+        return ""
+    if isinstance(item, dict):
+        ans = item.get("span") or item.get("answer") or item.get("text") or item.get("guess") or ""
+        return ans if isinstance(ans, str) else ""
+    withheld = getattr(item, "withheld", None)
+    return str(getattr(item, "text", "") or getattr(withheld, "quote", "") or "")
 
 
 def complete_turns(history: Sequence[Any] | None, ask: Any) -> list[dict[str, str]]:
     """History as ``[{"question", "answer"}, ...]``. A turn given as a bare question (a string, or a dict
-    without ``answer``) is answered first with ``ask(question, earlier_turns) -> answer text or ""``, as the
-    chat would have answered it, so a follow-up knows what the conversation already pointed at."""
+    without ``answer``) is answered first with ``ask(question, earlier_turns) -> answer text or ""`` (its best
+    guess where the answer was withheld, as :func:`history_turns` reads a withheld turn), as the chat would
+    have answered it, so a follow-up knows what the conversation already pointed at."""
     out: list[dict[str, str]] = []
     for item in history or ():
         has_answer = not isinstance(item, str) and (

@@ -189,6 +189,35 @@ def test_without_a_reader_a_sentence_answer_is_not_reduced_to_a_name(index: qa.I
     assert follow.citations[0].doc_id == "beta.md" and "six o'clock" in follow.text
 
 
+def test_a_withheld_turn_stands_for_its_best_guess() -> None:
+    guess = qa.Citation(doc_id="beta.md", start=0, end=14, quote="James Whitlock", sentence_start=0, sentence_end=40,
+                        passage_start=0, passage_end=40)
+    withheld = qa.Answer(question="Who proposed it?", text=None, no_answer=True, confidence=0.1, withheld=guess)
+    assert history_turns([withheld]) == [("Who proposed it?", "James Whitlock")]
+    assert history_turns([{"question": "Who?", "answer": "", "guess": "Whitlock"}]) == [("Who?", "Whitlock")]
+    # a given answer comes first; the guess only fills in for a withheld one
+    assert history_turns([{"question": "Who?", "answer": "Tokayev", "guess": "Whitlock"}]) == [("Who?", "Tokayev")]
+    assert referent([withheld]) == "James Whitlock"
+
+
+def test_a_follow_up_after_a_withheld_answer_refers_to_its_guess(index: qa.Index) -> None:
+    first_q = "Who proposed moving the first ferry of the day?"
+    # everything is withheld at threshold 1: the earlier question too, yet its best guess names "he"
+    first = qa.answer(first_q, index=index, threshold=1.0)
+    assert first.no_answer and first.withheld is not None and "Whitlock" in first.withheld.quote
+    from_question = qa.answer("What time did he want?", index=index, history=[first_q], threshold=1.0)
+    assert from_question.query == "What time did James Whitlock want?"
+    # the chat passes the guess with the withheld turn; an Answer object carries it itself
+    turn = {"question": first_q, "answer": "", "guess": first.withheld.quote}
+    for history in ([turn], [first]):
+        assert qa.answer("What time did he want?", index=index, history=history, threshold=1.0).query == (
+            from_question.query)
+    # without a guess a withheld turn names nothing, and the previous question is searched with instead
+    bare = qa.answer("What time did he want?", index=index, history=[{"question": first_q, "answer": ""}],
+                     threshold=1.0)
+    assert bare.query == f"What time did he want? {first_q}"
+
+
 def test_it_after_a_statement_is_what_was_quoted(index: qa.Index) -> None:
     # "What did X say?" was answered with a whole sentence: "it" is the statement, the words in quotation marks
     # (not a name the reader would pick out of the sentence)

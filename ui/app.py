@@ -307,7 +307,10 @@ def respond_steps(service: ChatService, message: str, chat: list | None, turns: 
     titles = {d.doc_id: d.title for d in idx.documents}
     shown_threshold = thr if thr is not None else default_threshold(idx)
     msgs = render.answer_messages(a, docs=doc_text, titles=titles, threshold=shown_threshold)
-    yield KEEP, [*asked, *msgs], [*turns, {"question": question, "answer": a.text or ""}]
+    turn = {"question": question, "answer": a.text or ""}
+    if a.withheld is not None:  # what a follow-up may refer to, as qa.answer reads a withheld turn of history
+        turn["guess"] = a.withheld.quote
+    yield KEEP, [*asked, *msgs], [*turns, turn]
 
 
 def respond(service: ChatService, message: str, chat: list | None, turns: list | None, k: Any = 5,

@@ -290,5 +290,12 @@ def render_documents(docs: Iterable[Any], folder: str | None = None) -> str:
 
 
 def history_from_turns(turns: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
-    """The conversation as ``qa.answer(history=...)`` takes it: ``[{"question", "answer"}, ...]``."""
-    return [{"question": str(t.get("question", "")), "answer": str(t.get("answer") or "")} for t in turns]
+    """The conversation as ``qa.answer(history=...)`` takes it: ``[{"question", "answer"}, ...]``, with the
+    best ``guess`` of a turn whose answer was withheld."""
+    out = []
+    for t in turns:
+        turn = {"question": str(t.get("question", "")), "answer": str(t.get("answer") or "")}
+        if t.get("guess"):
+            turn["guess"] = str(t["guess"])
+        out.append(turn)
+    return out

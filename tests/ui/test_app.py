@@ -56,6 +56,20 @@ def test_question_gets_answer_then_collapsed_sources_and_joins_the_conversation(
     assert turns == [{"question": MINISTER, "answer": a.text}]
 
 
+def test_a_withheld_answer_joins_the_conversation_with_its_guess(service: ChatService) -> None:
+    # at threshold 1 every answer is withheld; its best guess is kept for what a follow-up refers to
+    _, messages, turns = chat.respond(service, MINISTER, [], [], 3, 1.0)
+    a = qa.answer(MINISTER, index=service.index, k=3, threshold=1.0)
+    assert a.no_answer and a.withheld is not None
+    assert turns == [{"question": MINISTER, "answer": "", "guess": a.withheld.quote}]
+    assert "The documents do not say" in messages[1]["content"]  # never shown as the answer
+    _, _, turns = chat.respond(service, "What did he say about extradition?", messages, turns, 3, 1.0)
+    follow = qa.answer("What did he say about extradition?", index=service.index, k=3, threshold=1.0,
+                       history=[MINISTER])
+    assert turns[-1] == {"question": "What did he say about extradition?", "answer": "",
+                         "guess": follow.withheld.quote}
+
+
 def test_scope_limits_the_chat_and_other_answers_come_collapsed(service: ChatService) -> None:
     doc = "004_c959e5419f16b652.txt"
     _, messages, _ = chat.respond(service, "What did officials say about the people arriving?", [], [], 5, 0.0,

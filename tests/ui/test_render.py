@@ -197,9 +197,11 @@ def test_documents_panel_escapes_names_and_titles() -> None:
 
 
 def test_history_from_turns() -> None:
-    turns = [{"question": "Who is the minister?", "answer": "Marat"}, {"question": "And?", "answer": None}]
+    turns = [{"question": "Who is the minister?", "answer": "Marat"}, {"question": "And?", "answer": None},
+             {"question": "Who else?", "answer": "", "guess": "Tokayev"}]
     assert render.history_from_turns(turns) == [{"question": "Who is the minister?", "answer": "Marat"},
-                                                {"question": "And?", "answer": ""}]
+                                                {"question": "And?", "answer": ""},
+                                                {"question": "Who else?", "answer": "", "guess": "Tokayev"}]
 
 
 def test_bidirectional_controls_are_shown_as_code_points_not_obeyed() -> None:
