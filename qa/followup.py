@@ -16,12 +16,17 @@ _CONTENT = re.compile(r"\b[a-zA-Z]{4,}\b")
 SHORT_ANSWER_WORDS = 8
 
 
+#: The keys of a history turn that say what it answered, in the order they are read: the words that answer it
+#: (``span``), the answer shown, the same under its ``Answer`` name, the best guess of a withheld answer.
+_ANSWER_KEYS = ("span", "answer", "text", "guess")
+
+
 def is_turn(turn: Any) -> bool:
     """An earlier question as text, or ``{"question": text, "answer": text}`` (the answer may be left out)."""
     if isinstance(turn, str):
         return bool(turn.strip())
     return (isinstance(turn, dict) and isinstance(turn.get("question"), str) and bool(turn["question"].strip())
-            and all(isinstance(turn[key], str | None) for key in ("answer", "text", "span", "guess") if key in turn))
+            and all(isinstance(turn[key], str | None) for key in _ANSWER_KEYS if key in turn))
 
 
 def history_turns(history: Sequence[Any] | None) -> list[tuple[str, str]]:
@@ -44,7 +49,7 @@ def turn_answer(item: Any) -> str:
     if isinstance(item, str):
         return ""
     if isinstance(item, dict):
-        ans = item.get("span") or item.get("answer") or item.get("text") or item.get("guess") or ""
+        ans = next((item[key] for key in _ANSWER_KEYS if item.get(key)), "")
         return ans if isinstance(ans, str) else ""
     withheld = getattr(item, "withheld", None)
     return str(getattr(item, "text", "") or getattr(withheld, "quote", "") or "")
@@ -52,14 +57,15 @@ def turn_answer(item: Any) -> str:
 
 def complete_turns(history: Sequence[Any] | None, ask: Any) -> list[dict[str, str]]:
     """History as ``[{"question", "answer"}, ...]``. A turn given as a bare question (a string, or a dict
-    without ``answer``) is answered first with ``ask(question, earlier_turns) -> answer text or ""`` (its best
-    guess where the answer was withheld, as :func:`history_turns` reads a withheld turn), as the chat would
-    have answered it, so a follow-up knows what the conversation already pointed at."""
+    with none of ``answer``, ``text``, ``span``, ``guess``) is answered first with ``ask(question,
+    earlier_turns) -> answer text or ""`` (its best guess where the answer was withheld, as
+    :func:`history_turns` reads a withheld turn), as the chat would have answered it, so a follow-up knows
+    what the conversation already pointed at."""
     out: list[dict[str, str]] = []
     for item in history or ():
         has_answer = not isinstance(item, str) and (
-            ("answer" in item or "text" in item) if isinstance(item, dict) else hasattr(item, "text"))
-        ((q, a),) = history_turns([item]) or [("", "")]
+            any(key in item for key in _ANSWER_KEYS) if isinstance(item, dict) else hasattr(item, "text"))
+        q, a = _question(item).strip(), turn_answer(item).strip()
         if not q:
             continue
         if not has_answer:

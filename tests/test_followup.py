@@ -105,10 +105,12 @@ def test_complete_turns_answers_bare_questions_and_keeps_given_answers() -> None
         asked.append((q, earlier))
         return f"answer to {q}"
 
-    turns = complete_turns(["First?", {"question": "Second?", "answer": ""}, {"question": "Third?"}], ask)
+    turns = complete_turns(["First?", {"question": "Second?", "answer": ""}, {"question": "Third?"},
+                            {"question": "Fourth?", "guess": "a guess"}], ask)
     assert turns == [{"question": "First?", "answer": "answer to First?"}, {"question": "Second?", "answer": ""},
-                     {"question": "Third?", "answer": "answer to Third?"}]
-    # each bare question is answered with the turns before it, as the chat would have
+                     {"question": "Third?", "answer": "answer to Third?"}, {"question": "Fourth?", "answer": "a guess"}]
+    # each bare question is answered with the turns before it, as the chat would have; a turn with a guess was
+    # answered (and withheld) already
     assert asked == [("First?", []), ("Third?", turns[:2])]
 
 
