@@ -22,7 +22,8 @@ _ANSWER_KEYS = ("span", "answer", "text", "guess")
 
 
 def is_turn(turn: Any) -> bool:
-    """An earlier question as text, or ``{"question": text, "answer": text}`` (the answer may be left out)."""
+    """An earlier question as text, or ``{"question": text, "answer": text}``; the answer may be left out, or
+    given as ``span``, ``text`` or, for a withheld answer, ``guess`` (each a string or None)."""
     if isinstance(turn, str):
         return bool(turn.strip())
     return (isinstance(turn, dict) and isinstance(turn.get("question"), str) and bool(turn["question"].strip())
