@@ -75,8 +75,9 @@ def scope_mask(index: Index, only: str | Iterable[str] | None) -> np.ndarray | N
     for pat in patterns:
         matched = [i for d, i in index.doc_number.items() if d == pat or fnmatch.fnmatchcase(d, pat)]
         if not matched:
-            known = ", ".join(sorted(index.doc_number)[:5])
-            raise ScopeError(f"no indexed document matches {pat!r} (documents look like: {known}…)")
+            ids = sorted(index.doc_number)
+            known = ", ".join(ids[:5]) + (", …" if len(ids) > 5 else "")
+            raise ScopeError(f"no indexed document matches {pat!r} (the documents are: {known})")
         chosen.update(matched)
     return np.isin(index.corpus.p_doc, sorted(chosen))
 

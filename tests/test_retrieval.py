@@ -90,8 +90,11 @@ def test_only_limits_the_search(index: qa.Index) -> None:
 
 
 def test_only_unknown_document_is_a_scope_error(index: qa.Index) -> None:
-    with pytest.raises(ScopeError, match="nope.txt"):
+    with pytest.raises(ScopeError, match="nope.txt") as err:
         qa.retrieve("herons", index=index, only="nope.txt")
+    ids = sorted(d.doc_id for d in index.documents)
+    listed = str(err.value).split("the documents are: ", 1)[1]
+    assert listed.startswith(", ".join(ids[:5])) and listed.endswith(", …)" if len(ids) > 5 else f"{ids[-1]})")
 
 
 @pytest.mark.parametrize("question", ["", "   ", "\n\t", "\x00\x01"])

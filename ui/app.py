@@ -47,6 +47,8 @@ SEED_EXAMPLES = [
     "Who is the president of Kazakhstan?",
 ]
 
+PAGE_JS = (Path(__file__).parent / "page.js").read_text(encoding="utf-8")  # scrolling to each new reply
+
 CSS = """
 #qa-chat .qa-answer-text { font-size: 1.06em; margin: 0 0 .55em 0; line-height: 1.45; }
 #qa-chat .qa-answer-text strong { font-weight: 700; }
@@ -75,8 +77,18 @@ mark { background: #fde68a; color: #111827; padding: .05em .15em; border-radius:
 .qa-query { margin: 0 0 .4em 0; }
 .qa-docs ul { list-style: none; padding-left: 0; margin: .3em 0; }
 .qa-docs li { margin: .45em 0; font-size: .9em; line-height: 1.35; }
+.qa-legend { font-size: .85em; color: #4b5563; margin-top: .6em; }
+.qa-scope { font-size: .9em; color: #4b5563; margin: .3em 0; }
 .qa-docs .qa-muted { font-size: .92em; }
 #qa-status { font-size: .9em; }
+#qa-chat .message-row.bot-row:has(+ .message-row.bot-row) { padding-bottom: 2px; }
+#qa-chat .message-row.bot-row + .message-row.bot-row { padding-top: 2px; }
+.qa-pending { color: #4b5563; font-style: italic; }
+.qa-pending::after { content: ""; display: inline-block; width: .7em; height: .7em; margin-left: .5em;
+  border: 2px solid currentColor; border-right-color: transparent; border-radius: 50%;
+  animation: qa-spin .8s linear infinite; vertical-align: -0.05em; }
+@keyframes qa-spin { to { transform: rotate(360deg); } }
+@media (prefers-reduced-motion: reduce) { .qa-pending::after { animation: none; } }
 """
 
 
@@ -257,6 +269,17 @@ def default_threshold(index: Index) -> float:
 
 KEEP = object()  # a value step: leave the question box as it is (the user may be typing the next question)
 
+# Run in the page as a question is sent (before the server sees it): empties the question box at once, so
+# that the next question can be typed while this one is answered, and the answer does not wipe it.
+CLEAR_ON_SEND = """(message, ...rest) => {
+  const box = document.querySelector("#qa-question textarea");
+  if (box && String(message || "").trim()) {
+    box.value = "";
+    box.dispatchEvent(new Event("input", { bubbles: true }));
+  }
+  return [message, ...rest];
+}"""
+
 
 def question_problem(question: str, max_chars: int) -> str | None:
     """Why the chat will not send ``question`` (already stripped), in words for the person typing; else None."""
@@ -267,13 +290,20 @@ def question_problem(question: str, max_chars: int) -> str | None:
     return None
 
 
+def sentence_case(line: str) -> str:
+    """A library error as the chat shows it: its first word capitalised when it is a plain lower-case word
+    ("no indexed document matches …"), never a file name ("notes.txt: …")."""
+    return line[:1].upper() + line[1:] if re.match(r"[a-z]+ ", line) else line
+
+
 def respond_steps(service: ChatService, message: str, chat: list | None, turns: list | None, k: Any = 5,
                   threshold: Any = None, only: Sequence[str] | None = None, top_n: int = CHAT_TOP_N
                   ) -> Iterator[tuple[Any, list, list]]:
     """The chat's message handler, in two steps of (question box value or :data:`KEEP`, chat messages,
-    conversation turns): the question joins the conversation and the box empties at once; then the answer
-    follows, leaving the box as it is. A question too long to send stays in the box; bad input and errors
-    become a one-line message in the chat."""
+    conversation turns): the question joins the conversation at once, with "Searching the documents…" under
+    it; then the answer replaces that. Neither step touches the box, which the page empties as it sends
+    (:data:`CLEAR_ON_SEND`), so what is typed meanwhile is kept. A question too long to send is put back in
+    the box; bad input and errors become a one-line message in the chat."""
     chat = list(chat or [])
     turns = list(turns or [])
     question = (message or "").strip()
@@ -286,13 +316,13 @@ def respond_steps(service: ChatService, message: str, chat: list | None, turns: 
         yield message, [*chat, render.notice_message(problem, "error")], turns
         return
     asked = [*chat, render.question_message(question)]
-    yield "", asked, turns
+    yield KEEP, [*asked, render.pending_message()], turns  # the page emptied the box as it sent the question
     thr = None if threshold is None else float(threshold)
     try:
         a = service.ask(question, history=render.history_from_turns(turns), k=_clamp_k(k), threshold=thr,
                         index=idx, only=only or None, top_n=top_n)
     except QAError as exc:
-        yield KEEP, [*asked, render.notice_message(str(exc), "error")], turns
+        yield KEEP, [*asked, render.notice_message(sentence_case(str(exc)), "error")], turns
         return
     except Exception as exc:  # a bug: logged in full on the server, one line in the chat
         logger.exception("answering %r failed", question)
@@ -306,7 +336,7 @@ def respond_steps(service: ChatService, message: str, chat: list | None, turns: 
 
     titles = {d.doc_id: d.title for d in idx.documents}
     shown_threshold = thr if thr is not None else default_threshold(idx)
-    msgs = render.answer_messages(a, docs=doc_text, titles=titles, threshold=shown_threshold)
+    msgs = render.answer_messages(a, docs=doc_text, titles=titles, threshold=shown_threshold, scope=only or None)
     turn = {"question": question, "answer": a.text or ""}
     if a.withheld is not None:  # what a follow-up may refer to, as qa.answer reads a withheld turn of history
         turn["guess"] = a.withheld.quote
@@ -316,9 +346,10 @@ def respond_steps(service: ChatService, message: str, chat: list | None, turns: 
 def respond(service: ChatService, message: str, chat: list | None, turns: list | None, k: Any = 5,
             threshold: Any = None, only: Sequence[str] | None = None, top_n: int = CHAT_TOP_N
             ) -> tuple[str, list, list]:
-    """:func:`respond_steps` run to its end: (question box value, chat messages, conversation turns)."""
+    """:func:`respond_steps` run to its end: (question box value, chat messages, conversation turns). The box
+    value is what the page shows at the end: empty (as it was sent) unless a step put the question back."""
     steps = list(respond_steps(service, message, chat, turns, k, threshold, only, top_n))
-    box = next(value for value, _, _ in reversed(steps) if value is not KEEP)
+    box = next((value for value, _, _ in reversed(steps) if value is not KEEP), "")
     return box, steps[-1][1], steps[-1][2]
 
 
@@ -380,9 +411,13 @@ def build_app(index: Index | ChatService, docs_folder: str | Path | None = None,
     def toast(line: str, kind: str) -> None:
         (gr.Info if kind == "info" else gr.Warning)(line)
 
-    def on_upload(files: list[str] | str | None) -> tuple[str, str, Any, Any]:
+    def on_upload(files: list[str] | str | None) -> Iterator[tuple[Any, Any, Any, Any]]:
+        names = [Path(f).name for f in ([files] if isinstance(files, str) else files or [])]
+        if names:  # indexing takes seconds (the model embeds every passage): say so while it runs
+            yield (render.notice_message(f"Indexing {', '.join(names)}…")["content"], gr.skip(), gr.skip(),
+                   gr.skip())
         status, panel = upload(service, files, notify=toast)
-        return status, panel, None, gr.update(choices=service.doc_ids())
+        yield status, panel, None, gr.update(choices=service.doc_ids())
 
     def ask(question: str, history: str | list | None = None, k: int = 5, threshold: float | None = None,
             only: list[str] | None = None, top_n: int = 1) -> dict:
@@ -408,13 +443,15 @@ def build_app(index: Index | ChatService, docs_folder: str | Path | None = None,
                     elem_id="qa-chat", label="Conversation", height="calc(100vh - 290px)", min_height=440,
                     layout="panel",
                     sanitize_html=True, render_markdown=True, latex_delimiters=[], allow_tags=False,
+                    autoscroll=False,  # ui/page.js scrolls to the start of each new reply instead
                     feedback_options=None, buttons=[], group_consecutive_messages=False, show_label=False,
                     placeholder="Ask a question about the documents. Follow-up questions "
                                 "(“What did he say about…”) refer back to the conversation.",
                 )
                 with gr.Row():
                     box = gr.Textbox(elem_id="qa-question", placeholder="Ask a question about the documents…",
-                                     show_label=False, scale=5, autofocus=True, max_lines=4, submit_btn=False)
+                                     label="Question", show_label=False, scale=5, autofocus=True, max_lines=4,
+                                     submit_btn=False)
                     send = gr.Button("Ask", variant="primary", scale=1, min_width=80, elem_id="qa-ask")
                     new_chat = gr.Button("New chat", scale=1, min_width=80, elem_id="qa-clear")
                 if examples:
@@ -445,7 +482,8 @@ def build_app(index: Index | ChatService, docs_folder: str | Path | None = None,
         # One listener for Enter and the button, so that neither sends again while an answer is pending; the
         # progress shows on the conversation, leaving the box free to type the next question in.
         gr.on([box.submit, send.click], on_submit, inputs=[box, chatbot, turns, k, threshold, scope],
-              outputs=[box, chatbot, turns], api_visibility="private", show_progress_on=[chatbot])
+              outputs=[box, chatbot, turns], api_visibility="private", show_progress_on=[chatbot],
+              js=CLEAR_ON_SEND)
         new_chat.click(lambda: ([], [], ""), None, [chatbot, turns, box], api_visibility="private")
         chatbot.clear(lambda: [], None, [turns], api_visibility="private")
         gr.api(ask, api_name="ask")
@@ -465,6 +503,12 @@ def theme() -> Any:
         primary_hue="blue",
         font=[fonts("Source Sans Pro", weights=(400, 700)), "ui-sans-serif", "system-ui", "sans-serif"],
         font_mono=[fonts("IBM Plex Mono", weights=(400, 600)), "ui-monospace", "monospace"],
+    ).set(  # contrast: Gradio's defaults give help text 2.5:1 on white and a focus ring that barely shows
+        body_text_color_subdued="*neutral_600",  # help text, a slider's bounds: 7.6:1
+        button_primary_background_fill="*primary_600",  # white on it: 5.2:1 (on primary_500: 3.7:1)
+        button_primary_background_fill_hover="*primary_700",
+        input_border_color_focus="*primary_600",
+        input_shadow_focus="0 0 0 2px *primary_200",
     )
 
 
@@ -501,7 +545,8 @@ def serve(docs: str | Path | None = None, index_dir: str | Path | None = None, m
     is_seeds = folder is not None and Path(folder).resolve() == Path(DEFAULT_DOCS).resolve()
     demo = build_app(index, examples=SEED_EXAMPLES if is_seeds else None)
     demo.launch(server_name=host, server_port=port, prevent_thread_lock=True, quiet=True, show_error=False,
-                max_file_size=UPLOAD_LIMIT, footer_links=["api"], css=CSS, theme=theme(), ssr_mode=False)
+                max_file_size=UPLOAD_LIMIT, footer_links=["api"], css=CSS, js=PAGE_JS, theme=theme(),
+                ssr_mode=False)
     print(f"{len(index.documents)} documents, {len(index)} passages. Chat at http://{host}:{port} "
           "(Ctrl+C to stop)", file=sys.stderr, flush=True)
     if block:

@@ -109,12 +109,13 @@ def cited_context(citation: Any, doc_text: str | None, context_chars: int = CONT
 
 def _confidence(conf: float, threshold: float | None) -> str:
     """The confidence badge: "high" from 0.7, "medium" from 0.45, else "low", and "withheld" under the
-    threshold (the colours: green, amber, grey, red)."""
+    threshold (the colours: green, amber, grey, red; an answer's level is in words too, not only colour)."""
     withheld = threshold is not None and conf < threshold
     level = "withheld" if withheld else "high" if conf >= 0.7 else "medium" if conf >= 0.45 else "low"
+    word = "" if withheld else f" ({level})"
     thr = f" · no-answer threshold {threshold:.2f}" if threshold is not None else ""
     return (f'<span class="qa-confidence qa-{level}" title="calibrated probability that the answer is right">'
-            f"confidence {conf:.2f}{thr}</span>")
+            f"confidence {conf:.2f}{word}{thr}</span>")
 
 
 def _doc(doc_id: str, titles: Mapping[str, str] | None) -> str:
@@ -127,17 +128,18 @@ def _doc(doc_id: str, titles: Mapping[str, str] | None) -> str:
 
 def render_answer(answer: Any, docs: Mapping[str, str] | DocText | None = None,
                   titles: Mapping[str, str] | None = None, threshold: float | None = None,
-                  nearest: int = 3) -> str:
+                  nearest: int = 3, scope: Sequence[str] | None = None) -> str:
     """The answer message: the answer in bold with numbered citations, then each cited passage with the
     cited span in ``<mark>``, and the confidence. A no-answer says so and lists the nearest passages.
 
     ``answer`` is a :class:`qa.Answer` or its ``to_dict()``; ``docs`` maps document ids to their text (or is
-    a function that does), used to show the sentence and passage around each citation.
+    a function that does), used to show the sentence and passage around each citation. ``scope``: the
+    documents the question was limited to ("Ask only about"), which a no-answer names.
     """
     doc_text = _doc_text_getter(docs)
     conf = float(_get(answer, "confidence", 0.0))
     if _get(answer, "no_answer") or not _get(answer, "text"):
-        return render_no_answer(answer, titles=titles, threshold=threshold, nearest=nearest)
+        return render_no_answer(answer, titles=titles, threshold=threshold, nearest=nearest, scope=scope)
     citations = list(_get(answer, "citations", ()) or ())
     refs = " ".join(f'<span class="qa-ref">[{n}]</span>' for n in range(1, len(citations) + 1))
     parts = [f'<div class="qa-answer"><p class="qa-answer-text"><strong>{esc(_get(answer, "text"))}</strong>'
@@ -160,14 +162,23 @@ def _hit_line(hit: Any, titles: Mapping[str, str] | None) -> str:
             f'<span class="qa-where">characters {_get(hit, "start")}–{_get(hit, "end")}</span>')
 
 
+def scope_line(scope: Sequence[str] | None) -> str:
+    """Which documents a question was limited to, as a line of HTML ("" when it searched them all)."""
+    if not scope:
+        return ""
+    names = ", ".join(f'<span class="qa-doc">{esc(s)}</span>' for s in scope)
+    return f'<p class="qa-scope">Searched only {names}, as chosen under “Ask only about”.</p>'
+
+
 def render_no_answer(answer: Any, titles: Mapping[str, str] | None = None, threshold: float | None = None,
-                     nearest: int = 3, snippet_chars: int = 280) -> str:
-    """A plain "the documents do not say", the confidence, and the nearest passages."""
+                     nearest: int = 3, snippet_chars: int = 280, scope: Sequence[str] | None = None) -> str:
+    """A plain "the documents do not say", the confidence, the documents searched if not all, and the
+    nearest passages."""
     conf = float(_get(answer, "confidence", 0.0))
     parts = ['<div class="qa-answer qa-no-answer">'
              f'<p class="qa-answer-text"><strong>{NO_ANSWER_TEXT}</strong></p>'
              f'<p class="qa-meta">No passage answers this question well enough: '
-             f"{_confidence(conf, threshold)}</p>"]
+             f"{_confidence(conf, threshold)}</p>{scope_line(scope)}"]
     hits = list(_get(answer, "passages", ()) or ())[:nearest]
     if hits:
         parts.append('<p class="qa-nearest-head">Nearest passages:</p><ol class="qa-nearest">')
@@ -192,18 +203,29 @@ def _scores_line(h: Any) -> str:
     return f're-ranked {_get(h, "rerank_score"):.3f} · retrieval {_get(h, "score", 0.0):.3f} · {line}'
 
 
+#: What the scores in "Sources" are, shown under them.
+SCORES_LEGEND = (
+    "How the passages were ranked. <strong>score</strong>: retrieval's, 0 to 1, from <strong>dense</strong> "
+    "(closeness in meaning to the question, a cosine), <strong>BM25</strong> (the question's words in the "
+    "passage, weighted by how rare they are; not bounded) and <strong>sentence</strong> (the cosine of its "
+    "sentence closest to the question). Where retrieval was unsure of its first place, the reader re-read the "
+    "best passages: <strong>reader</strong> is its margin for an answer in the passage (above 0: it found "
+    "one), and <strong>re-ranked</strong> the score they were then ordered by.")
+
+
 def render_sources(answer: Any, titles: Mapping[str, str] | None = None,
-                   passage_chars: int = SOURCE_CHARS) -> str:
-    """The retrieved passages with their scores (for the collapsible "Sources" section); where a passage
-    holds a cited span, the span is in ``<mark>``."""
+                   passage_chars: int = SOURCE_CHARS, scope: Sequence[str] | None = None) -> str:
+    """The retrieved passages with their scores and what the scores mean (for the collapsible "Sources"
+    section); where a passage holds a cited span, the span is in ``<mark>``."""
     hits = list(_get(answer, "passages", ()) or ())
     if not hits:
-        return '<div class="qa-sources"><p>No passage was retrieved.</p></div>'
+        return f'<div class="qa-sources">{scope_line(scope)}<p>No passage was retrieved.</p></div>'
     citations = list(_get(answer, "citations", ()) or ())
     query = _get(answer, "query", "") or ""
     parts = ['<div class="qa-sources">']
     if query and query != _get(answer, "question", ""):
         parts.append(f'<p class="qa-query">Searched for: <em>{esc(query)}</em></p>')
+    parts.append(scope_line(scope))
     parts.append('<ol class="qa-hits">')
     for h in hits:
         doc_id, h0, text = _get(h, "doc_id"), int(_get(h, "start")), _get(h, "text", "")
@@ -220,7 +242,7 @@ def render_sources(answer: Any, titles: Mapping[str, str] | None = None,
             f'<span class="qa-rank">#{_get(h, "rank", "")}</span> '
             f'{_hit_line(h, titles)}</div><div class="qa-scores">{scores}</div>'
             f'<blockquote class="qa-passage">{marked_span(text, s, e, lo, hi)}</blockquote></li>')
-    parts.append("</ol></div>")
+    parts.append(f'</ol><p class="qa-legend">{SCORES_LEGEND}</p></div>')
     return "".join(parts)
 
 
@@ -243,17 +265,19 @@ def render_alternatives(answer: Any, docs: Mapping[str, str] | DocText | None = 
 
 
 def answer_messages(answer: Any, docs: Mapping[str, str] | DocText | None = None,
-                    titles: Mapping[str, str] | None = None, threshold: float | None = None) -> list[dict]:
+                    titles: Mapping[str, str] | None = None, threshold: float | None = None,
+                    scope: Sequence[str] | None = None) -> list[dict]:
     """The chat messages (Gradio "messages" format) of one answer: the answer, the other possible answers
-    (collapsed, when there are any), then a collapsed "Sources"."""
+    (collapsed, when there are any), then a collapsed "Sources". ``scope``: the documents the question was
+    limited to, if it was."""
     n = len(list(_get(answer, "passages", ()) or ()))
     alts = list(_get(answer, "alternatives", ()) or ())
     others = [{"role": "assistant", "content": render_alternatives(answer, docs, titles),
                "metadata": {"title": f"Other possible answers ({len(alts)})", "status": "done"}}] if alts else []
     return [
-        {"role": "assistant", "content": render_answer(answer, docs, titles, threshold)},
+        {"role": "assistant", "content": render_answer(answer, docs, titles, threshold, scope=scope)},
         *others,
-        {"role": "assistant", "content": render_sources(answer, titles),
+        {"role": "assistant", "content": render_sources(answer, titles, scope=scope),
          "metadata": {"title": f"Sources ({n} passage{'s' if n != 1 else ''}, with retrieval scores)",
                       "status": "done"}},
     ]
@@ -262,6 +286,14 @@ def answer_messages(answer: Any, docs: Mapping[str, str] | DocText | None = None
 def question_message(question: str) -> dict:
     """The user's message, as inert HTML."""
     return {"role": "user", "content": f'<div class="qa-question">{esc(question)}</div>'}
+
+
+PENDING_TEXT = "Searching the documents…"
+
+
+def pending_message() -> dict:
+    """The assistant's place-holder while a question is being answered (replaced by the answer)."""
+    return {"role": "assistant", "content": f'<div class="qa-pending" role="status">{PENDING_TEXT}</div>'}
 
 
 def notice_message(text: str, kind: str = "info") -> dict:

@@ -142,8 +142,11 @@ def test_the_question_shows_at_once_and_the_answer_leaves_the_box_alone(service:
     steps = list(chat.respond_steps(service, MINISTER, [], [], 5, 0.0))
     assert len(steps) == 2
     (box, first, _), (after, second, turns) = steps
-    assert box == "" and [m["role"] for m in first] == ["user"]  # echoed before it is answered
+    # echoed before it is answered, with a place-holder; the box is left to the page, which emptied it on sending
+    assert box is chat.KEEP and [m["role"] for m in first] == ["user", "assistant"]
+    assert "qa-pending" in first[1]["content"] and "Searching the documents" in text_of(first[1]["content"])
     assert after is chat.KEEP and second[0] == first[0] and "qa-answer" in second[1]["content"]
+    assert not any("qa-pending" in m["content"] for m in second)  # the answer took the place-holder's place
     assert [t["question"] for t in turns] == [MINISTER]
 
 

@@ -142,6 +142,36 @@ def test_the_question_shows_at_once_and_what_is_typed_meanwhile_is_kept(page: An
     assert "Tokayev" in reply
 
 
+def test_a_long_reply_is_shown_from_its_question_and_sources_unfold_into_view(chromium: Any,
+                                                                             chat_server: ChatServer) -> None:
+    from tests.ui.chatserver import open_chat
+
+    p = open_chat(chromium, chat_server.url, width=1280, height=700)  # a short window: the reply overflows it
+    try:
+        ask(p, "Who is the minister of internal affairs?")
+        ask(p, "What is the capital of Georgia?")  # no answer: the nearest passages make a long reply
+        where = """() => {
+            const wrap = document.querySelector('#qa-chat .panel-wrap');
+            const rows = document.querySelectorAll('#qa-chat .message-row.user-row');
+            const top = (el) => el.getBoundingClientRect().top - wrap.getBoundingClientRect().top;
+            const q = rows[rows.length - 1];
+            const s = [...document.querySelectorAll('#qa-chat .qa-sources')].pop();
+            return {question: top(q), below: wrap.scrollHeight - (top(q) + wrap.scrollTop), view: wrap.clientHeight,
+                    sources: s ? top(s) : null};
+        }"""
+        p.wait_for_timeout(500)
+        at = p.evaluate(where)
+        assert at["below"] > at["view"], at  # the reply is taller than the view (else there is nothing to test)
+        assert 0 <= at["question"] <= 40, at  # its question at the top, the answer under it: not scrolled to the end
+        p.locator("#qa-chat").get_by_text("Sources (", exact=False).last.click()
+        p.locator("#qa-chat .qa-sources").last.wait_for(timeout=10_000)
+        p.wait_for_timeout(1200)  # it unfolds over a moment, and the view follows it
+        at = p.evaluate(where)
+        assert at["sources"] is not None and 0 <= at["sources"] <= at["view"] - 120, at
+    finally:
+        p.close()
+
+
 def test_a_question_too_long_stays_in_the_box(page: Any) -> None:
     long = "why " * 600
     reply = ask(page, long)

@@ -220,3 +220,27 @@ def test_the_confidence_badge_says_withheld_under_the_threshold_and_nests_no_bra
     text = visible_text(render.render_answer(withheld, docs, threshold=0.18))
     assert "well enough: confidence 0.03 · no-answer threshold 0.18" in text and "(" not in text.split("Nearest")[0]
     assert "qa-withheld" in render.render_answer(withheld, docs, threshold=0.18)
+
+
+def test_a_question_limited_to_some_documents_says_so_when_they_do_not_answer() -> None:
+    withheld = replace(make_answer(), text=None, no_answer=True, confidence=0.03, citations=())
+    text = visible_text(render.render_answer(withheld, docs, threshold=0.18, scope=["002_*.txt", "<b>.md"]))
+    assert "Searched only 002_*.txt, <b>.md, as chosen under “Ask only about”." in text
+    assert "Searched only" not in visible_text(render.render_answer(withheld, docs, threshold=0.18))
+    sources = render.answer_messages(make_answer(), docs, scope=["002_*.txt"])[-1]["content"]
+    assert "Searched only 002_*.txt" in visible_text(sources)
+
+
+def test_sources_explain_their_scores_and_the_badge_names_its_level_in_words() -> None:
+    sources = visible_text(render.render_sources(make_answer()))
+    assert all(word in sources for word in ("dense", "BM25", "sentence", "reader", "re-ranked"))
+    assert "How the passages were ranked" in sources
+    for conf, level in ((0.83, "high"), (0.5, "medium"), (0.2, "low")):
+        shown = visible_text(render.render_answer(make_answer(confidence=conf), docs, threshold=0.1))
+        assert f"confidence {conf:.2f} ({level})" in shown
+
+
+def test_the_place_holder_while_answering_is_a_status_not_a_reply() -> None:
+    msg = render.pending_message()
+    assert msg["role"] == "assistant" and 'role="status"' in msg["content"]
+    assert "qa-answer" not in msg["content"] and "qa-notice" not in msg["content"]
