@@ -44,7 +44,8 @@ class IndexingInterrupted(KeyboardInterrupt):
 
     def __init__(self, done: int, total: int, folder: Path) -> None:
         super().__init__(f"{done:,} of {total:,} passages embedded and kept in {folder}; "
-                         "run the same command again to resume")
+                         "run the same command again to resume" if done else
+                         f"0 of {total:,} passages embedded, nothing to keep; run the same command again to start")
         self.done, self.total, self.folder = done, total, folder
 
 

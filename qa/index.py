@@ -126,6 +126,8 @@ class Index:
         self.skipped = dict(skipped or {})
         self.doc_by_id = {d.doc_id: d for d in corpus.docs}
         self.doc_number = {d.doc_id: i for i, d in enumerate(corpus.docs)}
+        #: False while what is in ``path`` is not this index (its save failed): nothing derived is read from there
+        self.saved = True
 
     # -- read access -------------------------------------------------------------------------------------
     @property
@@ -154,7 +156,7 @@ class Index:
     def bm25(self) -> BM25:
         """BM25 over the passages (with their titles): loaded from ``<index>/bm25/`` when that was saved for
         this very index, else built from the texts and saved there (best effort) for the next process."""
-        saved = _SavedBM25(self.path) if self.path is not None else None
+        saved = _SavedBM25(self.path) if self.path is not None and self.saved else None
         bm = saved.load() if saved is not None else None
         if bm is None:
             c = self.corpus
@@ -218,7 +220,7 @@ class Index:
             "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }
         atomic_write(path / MANIFEST, lambda f: f.write(json.dumps(manifest, indent=1)), "w")
-        self.path = path
+        self.path, self.saved = path, True
         # BM25 is saved beside the index now (built first if it was not yet), so a new process only loads it
         if "bm25" in self.__dict__:
             _SavedBM25(path).save(self.bm25)
@@ -424,6 +426,10 @@ def load_index(
                 if folder is None:  # nothing to rebuild it from: say how
                     raise IndexFileError(f"{exc}; give the documents folder (--docs) to rebuild the index") from exc
                 logger.warning("saved index not used, rebuilding: %s", exc)
+        if saved is not None and folder is not None and saved.docs_folder is not None \
+                and Path(saved.docs_folder).resolve() != folder:
+            logger.warning("%s holds the index of %s; replacing it with the index of %s (give --index another "
+                           "folder to keep both)", path, saved.docs_folder, folder)
         if folder is None:
             if saved is None:
                 raise IndexFileError(f"no saved index in {path}: give the documents folder to build one")
@@ -523,7 +529,7 @@ def _update_index(saved: Index | None, folder: Path, path: Path, embedder: Embed
         stale = reread or skipped != saved.skipped
         saved.extraction, saved.skipped = EXTRACTION_VERSION, skipped
         if stale and save:  # the same texts: only the manifest's record of how the files read is out of date
-            saved.save(path)
+            _save_or_warn(saved, path)
         return saved
     if fresh:
         logger.info("embedding %d new or changed document(s); %d unchanged", len(fresh), len(keep))
@@ -540,11 +546,27 @@ def _update_index(saved: Index | None, folder: Path, path: Path, embedder: Embed
                   index_type=choose_index_type(config, corpus.n_passages), skipped=skipped)
     if save:
         try:
-            index.save(path)
+            saved_ok = _save_or_warn(index, path)
         except KeyboardInterrupt:
             if checkpoints is None or new_part is None:
                 raise
             raise IndexingInterrupted(kept, new_part.n_passages, checkpoints) from None
-        logger.info("index saved to %s (%d documents, %d passages)", path, len(corpus.docs), corpus.n_passages)
-        shutil.rmtree(path / PARTIAL, ignore_errors=True)  # the checkpoints of this build (or stale ones)
+        if saved_ok:
+            logger.info("index saved to %s (%d documents, %d passages)", path, len(corpus.docs), corpus.n_passages)
+            shutil.rmtree(path / PARTIAL, ignore_errors=True)  # the checkpoints of this build (or stale ones)
     return index
+
+
+def _save_or_warn(index: Index, path: Path) -> bool:
+    """Save ``index`` to ``path``; where that folder cannot be written (read-only, full, no permission), say
+    so in one line and go on with the index in memory: the question is still answered. Each file is written
+    beside its old one and swapped in whole, and the manifest last, so what is left there is either the old
+    index or files that do not match their manifest, which the next load notices and rebuilds."""
+    try:
+        index.save(path)
+    except OSError as exc:
+        index.saved = False  # what is in ``path`` is another index: its BM25 must not be loaded for this one
+        logger.warning("cannot save the updated index in %s (%s); using it from memory, and it will be "
+                       "brought up to date again next time", path, exc.strerror or " ".join(str(exc).split()))
+        return False
+    return True

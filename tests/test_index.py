@@ -114,8 +114,12 @@ def test_interrupted_save_is_detected_not_used(docs_dir: Path, index_dir: Path, 
         return real_save(f, arr, *a, **kw)
 
     monkeypatch.setattr(np, "save", failing_save)
-    with pytest.raises(OSError):
-        load(docs_dir, index_dir)
+    with caplog.at_level(logging.WARNING, logger="qa"):
+        unsaved = load(docs_dir, index_dir)  # the save fails: the index is used from memory, and says so
+    assert "cannot save the updated index" in caplog.text and "disk full" in caplog.text
+    assert "different survey text" in unsaved.doc_by_id["alpha.txt"].text and not unsaved.saved
+    assert len(unsaved.bm25.scores("herons")) == len(unsaved)  # its own BM25, not the one saved for the old files
+    caplog.clear()
     monkeypatch.setattr(np, "save", real_save)
     assert tmp_leftovers(index_dir) == []
     with pytest.raises(IndexFileError):
