@@ -41,6 +41,12 @@ def verify(answer: Answer, index: Index) -> list[str]:
             problems.append(f"{label} has text but no citation")
         elif a.text is not None and a.text != a.citations[0].quote:
             problems.append(f"{label}'s text is not the quote of its first citation")
+        if a.no_answer and (a.text is not None or a.citations):
+            problems.append(f"{label} is marked as no answer but has {'text' if a.text is not None else 'citations'}")
+        elif not a.no_answer and a.text is None and label == "the answer":
+            problems.append(f"{label} is not marked as no answer but has no text")
+        if not 0.0 <= a.confidence <= 1.0:
+            problems.append(f"{label}'s confidence {a.confidence!r} is not a probability (0 to 1)")
     fresh: dict[str, tuple[str | None, bool, str]] = {}  # doc_id -> (re-extracted text, changed, trouble)
     cites = list(answer.citations) + [c for alt in answer.alternatives for c in alt.citations]
     labelled = [(f"citation {n}", c) for n, c in enumerate(cites, 1)]
@@ -69,6 +75,13 @@ def verify(answer: Answer, index: Index) -> list[str]:
         elif not stands and not own:  # same file, different text: the extractor itself changed
             problems.append(f"{label}: the quote is not at {c.start}-{c.end} of the text extracted again from "
                             f"{path} (the file is unchanged: was the extractor updated? re-index it)")
+    # the passages shown with the answer (the nearest ones, when it is withheld) are quotes too
+    for n, h in enumerate(answer.passages, 1):
+        doc = index.doc_by_id.get(h.doc_id)
+        if doc is None:
+            problems.append(f"passage {n}: document {h.doc_id!r} is not in the index")
+        elif not (0 <= h.start <= h.end <= len(doc.text)) or doc.text[h.start:h.end] != h.text:
+            problems.append(f"passage {n}: its text is not the text of {h.doc_id} at {h.start}-{h.end}")
     return problems
 
 

@@ -137,3 +137,14 @@ def test_the_reader_cites_each_place_once(index: qa.Index) -> None:
     assert a.text == "412" and places[0] == ("alpha.txt", 126, 129)
     assert len(places) == len(set(places))
     assert qa.verify(a, index=index) == []
+
+
+def test_an_answer_s_own_claims_and_its_passages_are_checked(fresh: qa.Answer, index: qa.Index) -> None:
+    assert any("marked as no answer but has text" in p for p in qa.verify(replace(fresh, no_answer=True), index=index))
+    empty = replace(fresh, text=None, citations=())
+    assert "the answer is not marked as no answer but has no text" in qa.verify(empty, index=index)
+    assert any("not a probability" in p for p in qa.verify(replace(fresh, confidence=7.0), index=index))
+    h = fresh.passages[0]
+    forged = replace(fresh, passages=(replace(h, passage=replace(h.passage, text=h.text + " and more")),
+                                      *fresh.passages[1:]))
+    assert qa.verify(forged, index=index) == [f"passage 1: its text is not the text of {h.doc_id} at {h.start}-{h.end}"]
