@@ -45,6 +45,7 @@ DEFAULT_RERANK = (Config.rerank, Config.rerank_margin)
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_EARLIER = "an earlier question in the history"  # how an error about one of them begins
 
 
 def clean_question(question: object, max_chars: int) -> str:
@@ -308,8 +309,12 @@ class Answerer:
         questions are answered first, as the chat would have answered them."""
         if not history or not needs_context(question):
             return []
-        turns = complete_turns(history, lambda q, earlier: turn_answer(self.answer(  # type: ignore[arg-type]
-            q, history=earlier, threshold=threshold, allowed=allowed)))
+        try:
+            turns = complete_turns(history, lambda q, earlier: turn_answer(self.answer(  # type: ignore[arg-type]
+                q, history=earlier, threshold=threshold, allowed=allowed)))
+        except QuestionError as exc:  # said of an earlier question, not of the one asked
+            why = str(exc)
+            raise QuestionError(why if why.startswith(_EARLIER) else f"{_EARLIER}: {why}") from None
         last = turns[-1] if turns else None
         if (last and SHORT_ANSWER_WORDS < len(last["answer"].split()) <= NARROW_MAX_WORDS
                 and self.span_reader is not None):

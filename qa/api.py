@@ -15,6 +15,8 @@ import fnmatch
 import logging
 import numbers
 import operator
+import os
+import reprlib
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,7 @@ from .answering import Answerer, clean_question
 from .citations import verify as _verify
 from .config import Config
 from .errors import ArgumentError, ScopeError
+from .followup import is_turn
 from .index import Index
 from .reader import BUNDLED, BUNDLED_NAMES, READERS_OFF, Reader, bundled_reader_path
 from .results import Answer, Hit
@@ -41,6 +44,12 @@ def load_index(docs: str | Path | None = DEFAULT_DOCS, index_dir: str | Path | N
                config: Config | None = None, **kwargs: Any) -> Index:
     """The index of ``docs`` (a folder), built or brought up to date, saved under ``index_dir``
     (default ``embeddings/<folder name>``). See :func:`qa.index.load_index` for the other arguments."""
+    for name, value in (("docs", docs), ("index_dir", index_dir)):
+        if value is not None and not isinstance(value, str | os.PathLike):
+            raise ArgumentError(f"{name} must be a folder (a str or a Path), not {type(value).__name__}")
+    if config is not None and not isinstance(config, Config):
+        raise ArgumentError(f"config must be a qa.Config (qa.Config.from_env() or qa.Config(...)), not "
+                            f"{type(config).__name__}")
     return _index.load_index(docs=docs, index_dir=index_dir, config=config, **kwargs)
 
 
@@ -58,6 +67,9 @@ def positive_int(name: str, value: object) -> int:
 def _resolve(index: Index | None) -> Index:
     global _default
     if index is not None:
+        if not isinstance(index, Index):
+            raise ArgumentError(f"index must be a qa.Index (qa.load_index(docs) makes one), not "
+                                f"{type(index).__name__}")
         return index
     if _default is None:
         _default = load_index(DEFAULT_DOCS)
@@ -68,7 +80,10 @@ def scope_mask(index: Index, only: str | Iterable[str] | None) -> np.ndarray | N
     """A passage mask for a set of document ids or glob patterns; unknown ids are a :class:`ScopeError`."""
     if only is None:
         return None
-    patterns = [only] if isinstance(only, str) else list(only)
+    patterns = [only] if isinstance(only, str) else list(only) if isinstance(only, Iterable) else [only]
+    if not all(isinstance(p, str) for p in patterns):
+        bad = next(p for p in patterns if not isinstance(p, str))
+        raise ArgumentError(f"only takes document ids or glob patterns (text), not {type(bad).__name__}")
     if not patterns:
         raise ScopeError("only names no document: give document ids or patterns, or None to search them all")
     chosen: set[int] = set()
@@ -144,8 +159,27 @@ def answer(question: str, index: Index | None = None, history: Sequence[Any] | N
                                   or not 0 <= threshold <= 1):
         raise ArgumentError(f"threshold must be a number (a confidence from 0 to 1), got {threshold!r}")
     answerer = Answerer(idx, reader=get_reader(reader, idx.config))
-    return answerer.answer(question, history=history, top_n=top_n, threshold=threshold, k=k,
+    return answerer.answer(question, history=checked_history(history), top_n=top_n, threshold=threshold, k=k,
                            allowed=scope_mask(idx, only))
+
+
+def checked_history(history: object) -> list[Any] | None:
+    """``history`` as a list of turns; a single earlier question (a string) or turn (a dict, an Answer) is
+    taken as one. Anything else, or a turn that is neither text nor has a ``question`` in text, is an
+    :class:`~qa.errors.ArgumentError` (empty strings are allowed, and skipped)."""
+    if history is None:
+        return None
+    if isinstance(history, str | dict | Answer):
+        history = [history]
+    if not isinstance(history, Sequence):
+        raise ArgumentError(f"history must be a list of earlier questions (or turns), not {type(history).__name__}")
+    for n, turn in enumerate(history, 1):
+        if isinstance(turn, str):
+            continue
+        if not (is_turn(turn) if isinstance(turn, dict) else isinstance(getattr(turn, "question", None), str)):
+            raise ArgumentError(f"history item {n} is not an earlier question: give text, or a dict with "
+                                f"\"question\" (and \"answer\") in text, not {reprlib.repr(turn)}")
+    return list(history)
 
 
 def verify(answer: Answer, index: Index | None = None) -> list[str]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from .errors import ArgumentError
+
 
 @dataclass(frozen=True)
 class Span:
@@ -104,17 +106,17 @@ class Citation:
         """A citation from ``to_dict()`` output; a ``ValueError`` naming the field that is missing or of the
         wrong type (so that a hand-edited answer file is reported, not checked with strings for offsets)."""
         if not isinstance(data, dict):
-            raise ValueError(f"a citation must be an object, not {type(data).__name__}")
+            raise ArgumentError(f"a citation must be an object, not {type(data).__name__}")
         values: dict[str, Any] = {}
         for name in cls.__dataclass_fields__:
             if name not in data:
                 if name == "page":
                     continue
-                raise ValueError(f"a citation has no {name!r}")
+                raise ArgumentError(f"a citation has no {name!r}")
             v = data[name]
             want = str if name in ("doc_id", "quote") else int
             if not (isinstance(v, want) and not isinstance(v, bool)) and not (name == "page" and v is None):
-                raise ValueError(f"a citation's {name!r} must be {'text' if want is str else 'a whole number'}, "
+                raise ArgumentError(f"a citation's {name!r} must be {'text' if want is str else 'a whole number'}, "
                                  f"not {v!r}")
             values[name] = v
         return cls(**values)
@@ -156,7 +158,7 @@ class Answer:
         """Rebuild an answer from ``to_dict()`` output (e.g. ``qa ask --json``), enough to verify it. A
         ``ValueError`` when ``data`` is not one (no ``citations`` list or ``no_answer``, or a malformed citation)."""
         if not isinstance(data, dict) or not isinstance(data.get("citations"), list) or "no_answer" not in data:
-            raise ValueError("no 'citations' list and 'no_answer' in it")
+            raise ArgumentError("no 'citations' list and 'no_answer' in it")
         return cls(
             question=data.get("question", ""),
             text=data.get("text"),

@@ -121,3 +121,26 @@ def test_an_empty_scope_is_an_error_not_an_empty_answer(index: qa.Index) -> None
             qa.answer("How many nesting herons did the team count?", index=index, only=only)
     with pytest.raises(qa.ArgumentError, match="threshold must be a number"):
         qa.answer("How many nesting herons did the team count?", index=index, threshold=1.5)
+
+
+def test_history_given_as_one_question_is_one_turn_and_bad_turns_are_argument_errors(index: qa.Index) -> None:
+    as_list = qa.answer("How many did they count?", index=index, history=["What did the team count?"])
+    as_text = qa.answer("How many did they count?", index=index, history="What did the team count?")
+    assert as_text.query == as_list.query and as_text.text == as_list.text  # not read letter by letter
+    for bad in ([None], [5], [{}], [{"answer": "x"}], 5):
+        with pytest.raises(qa.ArgumentError, match="history"):
+            qa.answer("How many did they count?", index=index, history=bad)
+    with pytest.raises(qa.QuestionError, match="^an earlier question in the history: the question is 2,399 char"):
+        qa.answer("How many did they count?", index=index, history=["why " * 600])
+
+
+@pytest.mark.parametrize("call", [
+    lambda index: qa.answer("What did the team count?", index="seeds"),
+    lambda index: qa.retrieve("What did the team count?", index=index, only=[None]),
+    lambda index: qa.load_index(5),
+    lambda index: qa.load_index("seeds", config={"model": "x"}),
+    lambda index: qa.Answer.from_dict([]),
+])
+def test_arguments_of_the_wrong_type_are_argument_errors(index: qa.Index, call) -> None:
+    with pytest.raises(qa.ArgumentError):
+        call(index)
