@@ -202,7 +202,12 @@ def _index(args: argparse.Namespace, docs: str | None = None, as_saved: bool = F
             folder = str(saved)
         elif saved is not None or not Path(DEFAULT_DOCS).is_dir() or holds_an_index(Path(args.index_dir)):
             # a damaged index whose folder is unknown is reported, not rebuilt from the default documents
-            return load_index(docs=None, index_dir=args.index_dir, config=config, progress=not args.json)
+            index = load_index(docs=None, index_dir=args.index_dir, config=config, progress=not args.json)
+            if saved is not None and str(saved) and not saved.is_dir() and not as_saved:
+                logging.getLogger("qa").warning(
+                    "%s: the documents folder it was built from, %s, is not there; using the index as saved "
+                    "(give --docs to bring it up to date)", args.index_dir, saved)
+            return index
     return load_index(docs=folder or DEFAULT_DOCS, index_dir=args.index_dir, config=config,
                       progress=sys.stderr.isatty())
 
@@ -272,13 +277,19 @@ def _in_sentence(a: Any, c: Any, width: int = 300) -> str | None:
                     and c.sentence_end <= h.end), None)
     if passage is None:
         return None
+    def raw(lo: int, hi: int) -> str:
+        return passage.text[lo - passage.start:hi - passage.start]
+
     def cut(lo: int, hi: int) -> str:
-        return " ".join(passage.text[lo - passage.start:hi - passage.start].split())
+        return " ".join(raw(lo, hi).split())
     before, span, after = cut(c.sentence_start, c.start), cut(c.start, c.end), cut(c.end, c.sentence_end)
     room = max(0, width - len(span)) // 2
     before = before if len(before) <= room else "…" + before[-room:]
     after = after if len(after) <= room else after[:room] + "…"
-    return " ".join(x for x in (before, f"[{span}]", after) if x)
+    # a space beside the brackets only where the document has one: "went to [Kazakhstan]." is what it says
+    gap_before = " " if before and raw(c.sentence_start, c.start)[-1:].isspace() else ""
+    gap_after = " " if after and raw(c.end, c.sentence_end)[:1].isspace() else ""
+    return f"{before}{gap_before}[{span}]{gap_after}{after}"
 
 
 def _print_answer(a: Any) -> None:
@@ -341,17 +352,40 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
+def _rows_file(out: str, questions: str) -> Path:
+    """Where ``qa eval --out`` writes its rows, checked before the (long) run: not the question file itself,
+    not a folder, in a folder that exists."""
+    from .errors import QAError
+
+    path = Path(out)
+    if path.is_dir():
+        raise QAError(f"--out {out} is a folder; give a file name for the rows (JSONL)")
+    if not path.parent.is_dir():
+        raise QAError(f"--out {out}: the folder {path.parent} does not exist")
+    if path.exists() and Path(questions).exists() and os.path.samefile(path, questions):
+        raise QAError(f"--out {out} is the question file; the rows would replace the questions, give another file")
+    return path
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     from .answering import Answerer
     from .api import get_reader
+    from .config import Config
+    from .errors import QAError
     from .evaluation import evaluate, format_table, read_questions
+    from .files import atomic_write
 
-    questions = read_questions(args.questions)[: args.limit]
+    out = _rows_file(args.out, args.questions) if args.out else None
+    questions = read_questions(args.questions, Config.from_env().max_question_chars)[: args.limit]
     index = _index(args)
     answerer = Answerer(index, reader=get_reader(args.reader, index.config))
     summary, rows = evaluate(index, questions, answerer)
-    if args.out:
-        Path(args.out).write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    if out is not None:
+        text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+        try:
+            atomic_write(out, lambda f: f.write(text), "w")
+        except OSError as exc:
+            raise QAError(f"cannot write {out} ({exc.strerror or exc})") from exc
     if args.json:
         _print_json(summary)
     else:

@@ -14,9 +14,11 @@ import re
 #: Bidirectional embedding, override and isolate controls.
 BIDI_CONTROLS = (*range(0x202A, 0x202F), *range(0x2066, 0x206A))
 
-_HIDDEN = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029" + "".join(map(chr, BIDI_CONTROLS)) + "]")
+# ... and the lone surrogates a file name that is not UTF-8 decodes to (os.fsdecode): they cannot be printed
+_SURROGATES = "\ud800-\udfff"
+_HIDDEN = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029" + "".join(map(chr, BIDI_CONTROLS)) + _SURROGATES + "]")
 # in JSON text, the characters above that json.dumps leaves as they are (it escapes only those below U+0020)
-_JSON_RAW = re.compile("[\x7f-\x9f\u2028\u2029" + "".join(map(chr, BIDI_CONTROLS)) + "]")
+_JSON_RAW = re.compile("[\x7f-\x9f\u2028\u2029" + "".join(map(chr, BIDI_CONTROLS)) + _SURROGATES + "]")
 
 
 def code_point(ch: str) -> str:

@@ -48,8 +48,11 @@ class Gold:
     text: str
 
 
-def read_questions(path: str | Path) -> list[dict[str, Any]]:
-    """Questions from a JSONL file; a malformed line is an error naming the file and line."""
+def read_questions(path: str | Path, max_chars: int | None = None) -> list[dict[str, Any]]:
+    """Questions from a JSONL file; a malformed line is an error naming the file and line, and so is a
+    question (or an earlier question in its history) over ``max_chars``. Each question keeps where it was read,
+    ``"_where"`` (``FILE:LINE``), for what :func:`gold_problems` reports. A repeated id and a question both
+    impossible and with answers are warned about (it is scored by its answers)."""
     path = Path(path)
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
@@ -58,6 +61,7 @@ def read_questions(path: str | Path) -> list[dict[str, Any]]:
     except (OSError, UnicodeDecodeError) as exc:
         raise QAError(f"cannot read question file {path}: {exc}") from exc
     out = []
+    seen: dict[Any, int] = {}  # id -> the line it was first read on
     for n, line in enumerate(lines, 1):
         if not line.strip():
             continue
@@ -72,8 +76,10 @@ def read_questions(path: str | Path) -> list[dict[str, Any]]:
         q.setdefault("answers", [])
         if not isinstance(q["answers"], list) or not all(
                 isinstance(a, dict) and isinstance(a.get("text"), str) and isinstance(a.get("doc"), str)
-                and isinstance(a.get("start"), int) for a in q["answers"]):
-            raise QAError(f"{path}:{n}: \"answers\" must be a list of {{\"text\", \"doc\", \"start\"}} objects")
+                and isinstance(a.get("start"), int) and not isinstance(a["start"], bool) and a["start"] >= 0
+                for a in q["answers"]):
+            raise QAError(f"{path}:{n}: \"answers\" must be a list of {{\"text\", \"doc\", \"start\"}} objects "
+                          "(\"start\" a character offset: a whole number, 0 or more)")
         history = q.get("history")
         if history is not None and not (isinstance(history, list) and all(is_turn(t) for t in history)):
             raise QAError(f"{path}:{n}: \"history\" must be a list of earlier questions (text, or "
@@ -81,9 +87,41 @@ def read_questions(path: str | Path) -> list[dict[str, Any]]:
         q.setdefault("is_impossible", not q["answers"])
         if not isinstance(q["is_impossible"], bool):
             raise QAError(f"{path}:{n}: \"is_impossible\" must be true or false")
+        if max_chars is not None:
+            for what, text in (("the question", q["question"]),
+                               *((f"history item {k}", t if isinstance(t, str) else t["question"])
+                                 for k, t in enumerate(history or (), 1))):
+                if len(" ".join(text.split())) > max_chars:
+                    raise QAError(f"{path}:{n}: {what} is {len(' '.join(text.split())):,} characters long; the "
+                                  f"limit is {max_chars:,} (QA_MAX_QUESTION_CHARS)")
+        if q["is_impossible"] and q["answers"]:
+            logger.warning("%s:%d: \"is_impossible\" is true but it lists answers; scored as answerable", path, n)
+        if "id" in q and q["id"] in seen:
+            logger.warning("%s:%d: id %r repeats line %d", path, n, q["id"], seen[q["id"]])
+        seen.setdefault(q.get("id"), n)
+        q["_where"] = f"{path}:{n}"
         out.append(q)
     if not out:
         raise QAError(f"no questions in {path}")
+    return out
+
+
+def gold_problems(index: Index, questions: Iterable[dict[str, Any]]) -> list[str]:
+    """Gold answers that cannot be right about this index: their document is not in it, or their text is not
+    the document's text at their offsets (such a question is scored, but against a gold answer nothing can
+    cover, or that covers the wrong words). One line each, naming the file and line of the question."""
+    out = []
+    for i, q in enumerate(questions, 1):
+        where = q.get("_where") or f"question {i}"
+        for a in q.get("answers", ()):
+            doc = index.doc_by_id.get(a["doc"])
+            if doc is None:
+                out.append(f"{where}: gold answer {a['text']!r} is in {a['doc']!r}, which is not in the index")
+                continue
+            found = doc.text[a["start"]:a["start"] + len(a["text"])]
+            if found != a["text"]:
+                out.append(f"{where}: gold answer {a['text']!r} is not the text of {a['doc']} at {a['start']} "
+                           f"({found[:40]!r}{'…' if len(found) > 40 else ''})")
     return out
 
 
@@ -122,6 +160,11 @@ def evaluate(
     """Answer every question and score it. Returns ``(summary, per_question_rows)``; summary keys: KEYS."""
     questions = list(questions)
     answerer = answerer or Answerer(index)
+    problems = gold_problems(index, questions)
+    for line in problems[:5]:
+        logger.warning("%s", line)
+    if len(problems) > 5:
+        logger.warning("… and %d more gold answers that do not match the documents", len(problems) - 5)
     rows = []
     r_ms, a_ms = [], []
     cites_ok = cites_all = 0

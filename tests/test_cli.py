@@ -5,6 +5,7 @@ Every error is one line on stderr, with a non-zero exit code and no traceback.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -185,6 +186,9 @@ def test_ask_text(shared: tuple[Path, Path]) -> None:
     # the reader's span is shown in its sentence, marked with brackets
     context = next(line for line in lines if line.strip().startswith("in: "))
     assert f"[{lines[0]}]" in context and len(context.strip()) > len(lines[0]) + 6
+    # the brackets add no space the document does not have ("went to [Kazakhstan]." where it says "Kazakhstan.")
+    doc = " ".join((shared[0] / "alpha.txt").read_text(encoding="utf-8").split())
+    assert context.strip().removeprefix("in: ").replace("[", "").replace("]", "").strip("…") in doc, context
     r = ok(run_qa("ask", HERONS, "--threshold", "0", "--reader", "sentence", *common(shared)))
     assert "412" in r.stdout.splitlines()[0] and "in: " not in r.stdout  # a whole sentence needs no context
     r = ok(run_qa("ask", HERONS, "--threshold", "1", *common(shared)))
@@ -715,3 +719,69 @@ def test_a_missing_model_folder_is_said_before_any_word_about_the_saved_index(bu
     r = run_qa("ask", HERONS, "--docs", str(docs), "--index", str(idx), "--model", str(tmp_path / "no-such-model"))
     one_line_error(r, "embedding model folder not found")  # not "saved index not used, rebuilding" first
     assert (idx / "manifest.json").is_file()
+
+
+def test_the_sentence_around_a_span_is_quoted_with_the_document_s_own_spacing() -> None:
+    from types import SimpleNamespace as NS
+
+    from qa.cli import _in_sentence
+
+    text = "An estimated half went to Kazakhstan. Others left for Georgia, Finland and Mongolia."
+    passage = NS(doc_id="a.txt", start=100, end=100 + len(text), text=text)
+    answer = NS(passages=[passage])
+
+    def cite(span: str, sentence: str) -> NS:
+        s, ss = 100 + text.index(span), 100 + text.index(sentence)
+        return NS(doc_id="a.txt", start=s, end=s + len(span), sentence_start=ss, sentence_end=ss + len(sentence))
+
+    first, second = "An estimated half went to Kazakhstan.", "Others left for Georgia, Finland and Mongolia."
+    assert _in_sentence(answer, cite("Kazakhstan", first)) == "An estimated half went to [Kazakhstan]."
+    assert _in_sentence(answer, cite("Georgia", second)) == "Others left for [Georgia], Finland and Mongolia."
+    assert _in_sentence(answer, cite("Others", second)) == "[Others] left for Georgia, Finland and Mongolia."
+
+
+def test_eval_out_never_replaces_the_question_file_and_says_why_before_the_run(shared: tuple[Path, Path],
+                                                                                tmp_path: Path) -> None:
+    f = tmp_path / "q.jsonl"
+    gold = {"text": "412", "doc": "alpha.txt", "start": ALPHA.index("412")}
+    f.write_text(json.dumps({"id": "a", "question": HERONS, "answers": [gold]}) + "\n", encoding="utf-8")
+    before = f.read_bytes()
+    one_line_error(run_qa("eval", "--questions", str(f), "--out", str(f), *common(shared)), "is the question file")
+    one_line_error(run_qa("eval", "--questions", str(f), "--out", str(tmp_path), *common(shared)), "is a folder")
+    one_line_error(run_qa("eval", "--questions", str(f), "--out", str(tmp_path / "no" / "rows.jsonl"),
+                          *common(shared)), "does not exist")
+    assert f.read_bytes() == before
+    ok(run_qa("eval", "--questions", str(f), "--out", str(tmp_path / "rows.jsonl"), *common(shared)))
+    assert json.loads((tmp_path / "rows.jsonl").read_text(encoding="utf-8"))["id"] == "a"
+
+
+def test_an_index_that_cannot_be_saved_still_answers_and_one_whose_folder_is_gone_says_so(
+        built: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys, cli_main) -> None:
+    docs, idx = built
+    (docs / "delta.txt").write_text("The delta survey counted 77 kingfishers along the canal.\n", encoding="utf-8")
+
+    def read_only(self, path=None):  # type: ignore[no-untyped-def]  # what a read-only index folder does
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    with monkeypatch.context() as m:  # (chmod would not stop root, as the tests run in CI)
+        m.setattr(qa.index.Index, "save", read_only)
+        code = cli_main(["ask", "How many kingfishers did the delta survey count?", "--threshold", "0",
+                         *common(built)])
+    out = capsys.readouterr()
+    assert code == 0 and "77" in out.out.splitlines()[0], out
+    assert [line for line in out.err.splitlines() if "cannot save" in line] == [
+        f"warning: cannot save the updated index in {idx} (Read-only file system); using it from memory, and it "
+        "will be brought up to date again next time"], out.err
+    moved = tmp_path / "moved"
+    docs.rename(moved)
+    r = ok(run_qa("ask", HERONS, "--index", str(idx), "--model", "hashing", "--threshold", "0", cwd=tmp_path))
+    assert "412" in r.stdout and "is not there; using the index as saved" in r.stderr
+
+
+def test_an_index_of_another_folder_is_replaced_with_a_warning(built: tuple[Path, Path], tmp_path: Path) -> None:
+    docs, idx = built
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "x.txt").write_text("An unrelated note about tidal mills on the estuary.\n", encoding="utf-8")
+    r = ok(run_qa("index", str(other), "--index", str(idx), "--model", "hashing"))
+    assert f"holds the index of {docs.resolve()}; replacing it with the index of {other.resolve()}" in r.stderr

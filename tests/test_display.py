@@ -22,3 +22,11 @@ def test_inert_json_is_the_same_json_value_with_nothing_raw_a_terminal_obeys() -
     text = inert_json(json.dumps(value, ensure_ascii=False))
     assert json.loads(text) == value
     assert not any(ch in text for ch in "\x1b\x9b\u202e\u2029\n")
+
+
+def test_a_file_name_that_is_not_utf8_is_shown_and_saved_as_code_points_never_raw_bytes() -> None:
+    name = "bad\udcff\udcfename.txt"  # what os.fsdecode gives for the bytes b"bad\xff\xfename.txt"
+    assert visible(name) == "bad‹U+DCFF›‹U+DCFE›name.txt"
+    text = inert_json(json.dumps({"doc_id": name}, ensure_ascii=False))
+    text.encode("utf-8")  # printable: no lone surrogate left in it
+    assert json.loads(text) == {"doc_id": name}  # and read back, the same id (qa verify finds the file)

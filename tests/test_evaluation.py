@@ -20,6 +20,7 @@ from qa.evaluation import (
     exact_score,
     f1_score,
     first_relevant,
+    gold_problems,
     golds,
     read_questions,
     score_answer,
@@ -272,3 +273,45 @@ def test_rows_are_json_serialisable(index: qa.Index) -> None:
     summary, rows = evaluate(index, QUESTIONS)
     assert json.loads(json.dumps(rows)) == rows
     assert json.loads(json.dumps(summary)) == summary
+
+
+def test_question_files_name_the_line_of_a_bad_offset_or_an_over_long_question(tmp_path: Path, caplog) -> None:
+    f = tmp_path / "q.jsonl"
+    gold = '"answers": [{"text": "x", "doc": "d", "start": %s}]'
+    for start in ("true", "-5", '"3"'):
+        f.write_text('{"question": "a?"}\n{"question": "b?", %s}\n' % (gold % start), encoding="utf-8")
+        with pytest.raises(QAError, match=r"q\.jsonl:2: \"answers\""):
+            read_questions(f)
+    f.write_text('{"question": "a?"}\n{"question": "%s"}\n' % ("why " * 600), encoding="utf-8")
+    assert len(read_questions(f)) == 2  # no limit given: the engine says it, per question
+    with pytest.raises(QAError, match=r"q\.jsonl:2: the question is 2,399 characters long; the limit is 2,000"):
+        read_questions(f, 2000)
+    f.write_text('{"question": "b?", "history": ["%s"]}\n' % ("why " * 600), encoding="utf-8")
+    with pytest.raises(QAError, match=r"q\.jsonl:1: history item 1 is 2,399 characters"):
+        read_questions(f, 2000)
+    f.write_text('{"id": 1, "question": "a?"}\n{"id": 1, "question": "b?", "is_impossible": true, %s}\n'
+                 % (gold % 0), encoding="utf-8")
+    with caplog.at_level("WARNING"):
+        read_questions(f)
+    assert "q.jsonl:2: id 1 repeats line 1" in caplog.text
+    assert "q.jsonl:2: \"is_impossible\" is true but it lists answers; scored as answerable" in caplog.text
+
+
+def test_gold_answers_that_do_not_match_the_documents_are_reported(index: qa.Index, tmp_path: Path,
+                                                                     caplog) -> None:
+    text = index.doc_by_id["alpha.txt"].text
+    at = text.index("412")
+    f = tmp_path / "q.jsonl"
+    lines = [{"question": "How many nesting herons did the team count?", "answers": [a]} for a in (
+        {"text": "412", "doc": "alpha.txt", "start": at},  # right
+        {"text": "WRONG", "doc": "alpha.txt", "start": at},
+        {"text": "412", "doc": "zzz.txt", "start": at},
+        {"text": "412", "doc": "alpha.txt", "start": len(text) + 50},
+    )]
+    f.write_text("".join(json.dumps(q) + "\n" for q in lines), encoding="utf-8")
+    problems = gold_problems(index, read_questions(f))
+    assert [p.split(": ", 1)[0] for p in problems] == [f"{f}:2", f"{f}:3", f"{f}:4"]
+    assert "'WRONG' is not the text of alpha.txt" in problems[0] and "not in the index" in problems[1]
+    with caplog.at_level("WARNING"):
+        evaluate(index, read_questions(f)[:2])
+    assert "'WRONG' is not the text of alpha.txt" in caplog.text
