@@ -408,6 +408,17 @@ def build_app(index: Index | ChatService, docs_folder: str | Path | None = None,
         for value, messages, conversation in respond_steps(service, message, chat, turns, k, threshold, only):
             yield (gr.skip() if value is KEEP else value), messages, conversation
 
+    def on_example(chat: list | None, turns: list | None, k: float, threshold: float, only: list[str] | None,
+                   evt: gr.SelectData) -> Iterator[tuple[Any, list, list]]:
+        """An example question clicked in the empty conversation: asked at once, as if typed and sent."""
+        message = evt.value.get("text", "") if isinstance(evt.value, dict) else str(evt.value or "")
+        for _, messages, conversation in respond_steps(service, message, chat, turns, k, threshold, only):
+            yield gr.skip(), messages, conversation
+
+    # Gradio passes the clicked example to a parameter annotated with its SelectData, which it looks up as an
+    # object (the string annotations of this module name ``gr``, imported in this function, not the module)
+    on_example.__annotations__["evt"] = gr.SelectData
+
     def toast(line: str, kind: str) -> None:
         (gr.Info if kind == "info" else gr.Warning)(line)
 
@@ -447,6 +458,7 @@ def build_app(index: Index | ChatService, docs_folder: str | Path | None = None,
                     feedback_options=None, buttons=[], group_consecutive_messages=False, show_label=False,
                     placeholder="Ask a question about the documents. Follow-up questions "
                                 "(“What did he say about…”) refer back to the conversation.",
+                    examples=[{"text": e} for e in examples] if examples else None,  # a click asks it
                 )
                 with gr.Row():
                     box = gr.Textbox(elem_id="qa-question", placeholder="Ask a question about the documents…",
@@ -454,8 +466,6 @@ def build_app(index: Index | ChatService, docs_folder: str | Path | None = None,
                                      submit_btn=False)
                     send = gr.Button("Ask", variant="primary", scale=1, min_width=80, elem_id="qa-ask")
                     new_chat = gr.Button("New chat", scale=1, min_width=80, elem_id="qa-clear")
-                if examples:
-                    gr.Examples(examples=[[e] for e in examples], inputs=[box], label="Try")
             with gr.Column(scale=1, min_width=260):
                 scope = gr.Dropdown(choices=service.doc_ids(), value=[], multiselect=True,
                                     allow_custom_value=True, label="Ask only about",
@@ -484,6 +494,8 @@ def build_app(index: Index | ChatService, docs_folder: str | Path | None = None,
         gr.on([box.submit, send.click], on_submit, inputs=[box, chatbot, turns, k, threshold, scope],
               outputs=[box, chatbot, turns], api_visibility="private", show_progress_on=[chatbot],
               js=CLEAR_ON_SEND)
+        chatbot.example_select(on_example, inputs=[chatbot, turns, k, threshold, scope],
+                               outputs=[box, chatbot, turns], api_visibility="private", show_progress_on=[chatbot])
         new_chat.click(lambda: ([], [], ""), None, [chatbot, turns, box], api_visibility="private")
         chatbot.clear(lambda: [], None, [turns], api_visibility="private")
         gr.api(ask, api_name="ask")

@@ -211,3 +211,30 @@ def test_on_a_phone_s_width_the_answer_fits_and_nothing_scrolls_sideways(chromiu
             assert b is not None and b["x"] >= 0 and b["x"] + b["width"] <= width, (selector, b)
     finally:
         phone.close()
+
+
+def test_an_example_question_clicked_in_the_empty_conversation_is_asked_at_once(chromium: Any,
+                                                                                tmp_path: Path) -> None:
+    import qa
+    from tests.conftest import HASHING
+    from tests.ui.chatserver import copy_seeds, free_port, open_chat
+    from ui import app
+
+    index = qa.load_index(docs=copy_seeds(tmp_path / "docs"), index_dir=tmp_path / "index", config=HASHING,
+                          progress=False)
+    question = "Who is the minister of internal affairs?"
+    demo = app.build_app(index, examples=[question, "Who is the president of Kazakhstan?"])
+    port = free_port()
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, ssr_mode=False)
+    try:
+        p = open_chat(chromium, f"http://127.0.0.1:{port}/")
+        p.locator("#qa-chat").get_by_text(question).first.click()
+        p.wait_for_function("() => document.querySelectorAll('#qa-chat .qa-answer, #qa-chat .qa-notice').length",
+                            timeout=60_000)
+        asked = p.locator("#qa-chat .message.user").all_inner_texts()
+        assert [t.strip() for t in asked] == [question]  # asked, not only put in the box
+        assert "confidence" in p.locator("#qa-chat .qa-answer").first.inner_text()
+        assert p.locator("#qa-question textarea").input_value() == ""
+        p.close()
+    finally:
+        demo.close()
