@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any, NoReturn
 
-from .display import inert_json, visible
+from .display import inert_json, visible, visible_name
 
 log = logging.getLogger("qa")
 
@@ -264,7 +264,7 @@ def cmd_retrieve(args: argparse.Namespace) -> int:
             scores = f"score {h.score:.3f} ({parts})"
         else:  # the order is the re-ranked one: show the score that made it first
             scores = f"re-ranked {h.rerank_score:.3f} (retrieval {h.score:.3f}: {parts}; reader {h.reader_score:+.2f})"
-        _show(f"{h.rank}. {h.doc_id}:{h.start}-{h.end}  {scores}")
+        _show(f"{h.rank}. {visible_name(h.doc_id)}:{h.start}-{h.end}  {scores}")
         _show(f"   {text[:300]}{'…' if len(text) > 300 else ''}")
     return 0
 
@@ -296,19 +296,20 @@ def _print_answer(a: Any) -> None:
     if a.no_answer:
         _show(f"The documents do not say (confidence {a.confidence:.2f}). Nearest passages:")
         for h in a.passages[:3]:
-            _show(f"  - {h.doc_id}:{h.start}-{h.end}  {' '.join(h.text.split())[:200]}")
+            _show(f"  - {visible_name(h.doc_id)}:{h.start}-{h.end}  {' '.join(h.text.split())[:200]}")
         return
     _show(" ".join(a.text.split()))
     for n, c in enumerate(a.citations, 1):
         page = f", page {c.page}" if c.page else ""
-        _show(f"  [{n}] {c.doc_id}{page}, characters {c.start}-{c.end}")
+        _show(f"  [{n}] {visible_name(c.doc_id)}{page}, characters {c.start}-{c.end}")
         context = _in_sentence(a, c)
         if context:
             _show(f"      in: {context}")
     _show(f"  confidence {a.confidence:.2f}")
     for n, alt in enumerate(a.alternatives, 2):
         c = alt.citations[0]
-        _show(f"  other answer {n}: {' '.join((alt.text or '').split())[:200]}  ({c.doc_id}:{c.start}-{c.end}, "
+        where = f"{visible_name(c.doc_id)}:{c.start}-{c.end}"
+        _show(f"  other answer {n}: {' '.join((alt.text or '').split())[:200]}  ({where}, "
               f"confidence {alt.confidence:.2f})")
 
 

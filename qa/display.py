@@ -21,6 +21,12 @@ _HIDDEN = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029" + "".join(map(chr, BIDI_C
 _JSON_RAW = re.compile("[\x7f-\x9f\u2028\u2029" + "".join(map(chr, BIDI_CONTROLS)) + _SURROGATES + "]")
 
 
+# In a file name, characters that show as nothing (zero-width spaces and joiners, the word joiner, a byte-order
+# mark) or that move their neighbours (the implicit directional marks): "report\u200b.txt" would read as
+# "report.txt", another file's name. In document text they stay (Arabic, Hebrew and Indic text need them).
+_INVISIBLE_IN_NAMES = re.compile("[\u061c\u200b-\u200f\u2060-\u2064\ufeff]")
+
+
 def code_point(ch: str) -> str:
     """``‹U+202E›``: how a hidden character is shown."""
     return f"\u2039U+{ord(ch):04X}\u203a"
@@ -30,6 +36,12 @@ def visible(text: str) -> str:
     """``text`` with every control character (C0 but none spared, DEL, C1), line and paragraph separator and
     bidirectional control written as its code point: one line, shown as the characters it holds."""
     return _HIDDEN.sub(lambda m: code_point(m.group()), text)
+
+
+def visible_name(name: str) -> str:
+    """A document id or file name as shown: :func:`visible`, and what is invisible in it shown too, so that no
+    two names that differ look alike."""
+    return _INVISIBLE_IN_NAMES.sub(lambda m: code_point(m.group()), visible(name))
 
 
 def inert_json(text: str) -> str:

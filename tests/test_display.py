@@ -30,3 +30,12 @@ def test_a_file_name_that_is_not_utf8_is_shown_and_saved_as_code_points_never_ra
     text = inert_json(json.dumps({"doc_id": name}, ensure_ascii=False))
     text.encode("utf-8")  # printable: no lone surrogate left in it
     assert json.loads(text) == {"doc_id": name}  # and read back, the same id (qa verify finds the file)
+
+
+def test_a_name_shows_what_is_invisible_in_it_so_two_names_never_look_alike() -> None:
+    from qa.display import visible_name
+
+    assert visible_name("report\u200b.txt") == "report‹U+200B›.txt" != visible_name("report.txt")
+    assert visible_name("a\u200fb\u061c\ufeff\u2060.txt") == "a‹U+200F›b‹U+061C›‹U+FEFF›‹U+2060›.txt"
+    assert visible_name("x\ny\u202e.txt") == "x‹U+000A›y‹U+202E›.txt"  # and what visible() shows
+    assert visible("نص\u200fعربي") == "نص\u200fعربي"  # in document text the marks stay

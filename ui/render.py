@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from qa.display import BIDI_CONTROLS, code_point
+from qa.display import BIDI_CONTROLS, code_point, visible_name
 
 # Characters with a meaning in HTML or Markdown, written as numeric entities so neither parser acts on them.
 _ENTITIES = {ord(ch): f"&#{ord(ch)};" for ch in "&<>\"'\\`*_[]{}()#+!|~$="}
@@ -123,7 +123,7 @@ def _doc(doc_id: str, titles: Mapping[str, str] | None) -> str:
     title = " ".join(((titles or {}).get(doc_id) or "").split())
     title = title if len(title) <= 200 else title[:199] + "…"
     tip = f' title="{esc(title)}"' if title else ""
-    return f'<span class="qa-doc"{tip}>{esc(doc_id)}</span>'
+    return f'<span class="qa-doc"{tip}>{esc(visible_name(doc_id))}</span>'
 
 
 def render_answer(answer: Any, docs: Mapping[str, str] | DocText | None = None,

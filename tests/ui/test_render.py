@@ -244,3 +244,9 @@ def test_the_place_holder_while_answering_is_a_status_not_a_reply() -> None:
     msg = render.pending_message()
     assert msg["role"] == "assistant" and 'role="status"' in msg["content"]
     assert "qa-answer" not in msg["content"] and "qa-notice" not in msg["content"]
+
+
+def test_a_document_name_with_an_invisible_character_does_not_pass_for_another() -> None:
+    a = make_answer()
+    twin = replace(a, citations=(replace(a.citations[0], doc_id="alpha\u200b.txt"),))
+    assert "alpha‹U+200B›.txt" in visible_text(render.render_answer(twin, lambda d: docs(DOC)))
