@@ -785,3 +785,9 @@ def test_an_index_of_another_folder_is_replaced_with_a_warning(built: tuple[Path
     (other / "x.txt").write_text("An unrelated note about tidal mills on the estuary.\n", encoding="utf-8")
     r = ok(run_qa("index", str(other), "--index", str(idx), "--model", "hashing"))
     assert f"holds the index of {docs.resolve()}; replacing it with the index of {other.resolve()}" in r.stderr
+
+
+def test_an_empty_folder_name_is_an_error_not_the_default_documents(tmp_path: Path) -> None:
+    one_line_error(run_qa("index", "", "--model", "hashing", cwd=tmp_path), "empty name")
+    one_line_error(run_qa("ask", HERONS, "--docs", "", "--model", "hashing", cwd=tmp_path), "empty name")
+    one_line_error(run_qa("chat", "--docs", "", "--model", "hashing", cwd=tmp_path), "empty name")
