@@ -104,7 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
 
     p = sub.add_parser("verify", help="check the citations of a saved answer (JSON from `qa ask --json`)")
-    p.add_argument("answer_file", metavar="ANSWER.json")
+    p.add_argument("answer_file", metavar="ANSWER.json", help="an answer saved by `qa ask --json`; - reads it from "
+                   "standard input (qa ask ... --json | qa verify -)")
     _common(p)
 
     p = sub.add_parser("eval", help="evaluate on a question set (JSONL)")
@@ -335,7 +336,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from .results import Answer
 
     try:
-        data = json.loads(Path(args.answer_file).read_text(encoding="utf-8"))
+        raw = sys.stdin.read() if args.answer_file == "-" else Path(args.answer_file).read_text(encoding="utf-8")
+        data = json.loads(raw)
         ans = Answer.from_dict(data)
     except FileNotFoundError as exc:
         raise QAError(f"answer file not found: {args.answer_file}") from exc

@@ -791,3 +791,13 @@ def test_an_empty_folder_name_is_an_error_not_the_default_documents(tmp_path: Pa
     one_line_error(run_qa("index", "", "--model", "hashing", cwd=tmp_path), "empty name")
     one_line_error(run_qa("ask", HERONS, "--docs", "", "--model", "hashing", cwd=tmp_path), "empty name")
     one_line_error(run_qa("chat", "--docs", "", "--model", "hashing", cwd=tmp_path), "empty name")
+
+
+def test_verify_reads_the_answer_from_standard_input(shared: tuple[Path, Path]) -> None:
+    answer = ok(run_qa("ask", HERONS, "--json", "--threshold", "0", *common(shared))).stdout
+    r = subprocess.run([sys.executable, "-m", "qa", "verify", "-", *common(shared)], input=answer,
+                       capture_output=True, text=True, encoding="utf-8", env=cli_env(), timeout=300)
+    assert r.returncode == 0 and r.stdout.startswith("ok: 1 citation"), (r.stdout, r.stderr)
+    r = subprocess.run([sys.executable, "-m", "qa", "verify", "-", *common(shared)], input=answer.replace(
+        "412", "413"), capture_output=True, text=True, encoding="utf-8", env=cli_env(), timeout=300)
+    assert r.returncode == 1 and "does not equal" in r.stdout

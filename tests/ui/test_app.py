@@ -408,3 +408,9 @@ def test_qa_chat_without_docs_serves_seeds_of_the_working_directory(tmp_path: Pa
             time.sleep(0.2)
         assert expected in server.log_tail()
         assert (tmp_path / "index" / "manifest.json").is_file()
+
+
+def test_library_errors_in_the_chat_start_with_a_capital_but_file_names_are_kept() -> None:
+    assert chat.sentence_case("no indexed document matches 'x*'") == "No indexed document matches 'x*'"
+    assert chat.sentence_case("notes.txt: cannot be read") == "notes.txt: cannot be read"
+    assert chat.sentence_case("x") == "x"
