@@ -188,14 +188,20 @@ def _saved_docs_folder(index_dir: Path) -> Path | None:
     return Path(folder) if isinstance(folder, str) else None
 
 
+def _refuse_empty_name(*folders: str | None) -> None:
+    """A documents folder given as "" names no folder; it is not "none given" (which means seeds/)."""
+    from .errors import DocumentsError
+
+    if "" in folders:
+        raise DocumentsError("the documents folder is an empty name; give a folder (or leave it out for seeds/)")
+
+
 def _index(args: argparse.Namespace, docs: str | None = None, as_saved: bool = False) -> Any:
     from .api import DEFAULT_DOCS
     from .config import Config
-    from .errors import DocumentsError
     from .index import holds_an_index, load_index
 
-    if docs == "" or args.docs == "":  # not "no folder given": a name that names no folder
-        raise DocumentsError("the documents folder is an empty name; give a folder (or leave it out for seeds/)")
+    _refuse_empty_name(docs, args.docs)
     config = Config.from_env(model=args.model, rerank=getattr(args, "rerank", None))
     folder = docs or args.docs
     if folder is None and args.index_dir is not None:
@@ -422,10 +428,7 @@ def cmd_train_retriever(args: argparse.Namespace) -> int:
 def cmd_chat(args: argparse.Namespace) -> int:
     from ui.app import serve
 
-    from .errors import DocumentsError
-
-    if args.docs == "":
-        raise DocumentsError("the documents folder is an empty name; give a folder (or leave it out for seeds/)")
+    _refuse_empty_name(args.docs)
 
     serve(docs=args.docs, index_dir=args.index_dir, model=args.model, host=args.host, port=args.port)
     return 0

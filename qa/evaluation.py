@@ -25,9 +25,9 @@ from typing import Any
 
 import numpy as np
 
-from .answering import Answerer
+from .answering import Answerer, clean_question
 from .citations import check_citation
-from .errors import QAError
+from .errors import QAError, QuestionError
 from .followup import is_turn
 from .index import Index
 from .results import Answer, Citation, Hit
@@ -87,13 +87,13 @@ def read_questions(path: str | Path, max_chars: int | None = None) -> list[dict[
         q.setdefault("is_impossible", not q["answers"])
         if not isinstance(q["is_impossible"], bool):
             raise QAError(f"{path}:{n}: \"is_impossible\" must be true or false")
-        if max_chars is not None:
-            for what, text in (("the question", q["question"]),
-                               *((f"history item {k}", t if isinstance(t, str) else t["question"])
-                                 for k, t in enumerate(history or (), 1))):
-                if len(" ".join(text.split())) > max_chars:
-                    raise QAError(f"{path}:{n}: {what} is {len(' '.join(text.split())):,} characters long; the "
-                                  f"limit is {max_chars:,} (QA_MAX_QUESTION_CHARS)")
+        if max_chars is not None:  # what qa.answer would refuse, said of this line before any is answered
+            for what, text in (("", q["question"]), *((f"history item {k}: ", t if isinstance(t, str) else
+                                                       t["question"]) for k, t in enumerate(history or (), 1))):
+                try:
+                    clean_question(text, max_chars)
+                except QuestionError as exc:
+                    raise QAError(f"{path}:{n}: {what}{exc}") from None
         if q["is_impossible"] and q["answers"]:
             logger.warning("%s:%d: \"is_impossible\" is true but it lists answers; scored as answerable", path, n)
         if "id" in q and q["id"] in seen:

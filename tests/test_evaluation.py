@@ -287,7 +287,7 @@ def test_question_files_name_the_line_of_a_bad_offset_or_an_over_long_question(t
     with pytest.raises(QAError, match=r"q\.jsonl:2: the question is 2,399 characters long; the limit is 2,000"):
         read_questions(f, 2000)
     f.write_text('{"question": "b?", "history": ["%s"]}\n' % ("why " * 600), encoding="utf-8")
-    with pytest.raises(QAError, match=r"q\.jsonl:1: history item 1 is 2,399 characters"):
+    with pytest.raises(QAError, match=r"q\.jsonl:1: history item 1: the question is 2,399 characters"):
         read_questions(f, 2000)
     f.write_text('{"id": 1, "question": "a?"}\n{"id": 1, "question": "b?", "is_impossible": true, %s}\n'
                  % (gold % 0), encoding="utf-8")
