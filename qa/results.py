@@ -117,7 +117,7 @@ class Citation:
             want = str if name in ("doc_id", "quote") else int
             if not (isinstance(v, want) and not isinstance(v, bool)) and not (name == "page" and v is None):
                 raise ArgumentError(f"a citation's {name!r} must be {'text' if want is str else 'a whole number'}, "
-                                 f"not {v!r}")
+                                    f"not {v!r}")
             values[name] = v
         return cls(**values)
 

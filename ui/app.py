@@ -412,8 +412,7 @@ def build_app(index: Index | ChatService, docs_folder: str | Path | None = None,
                    evt: gr.SelectData) -> Iterator[tuple[Any, list, list]]:
         """An example question clicked in the empty conversation: asked at once, as if typed and sent."""
         message = evt.value.get("text", "") if isinstance(evt.value, dict) else str(evt.value or "")
-        for _, messages, conversation in respond_steps(service, message, chat, turns, k, threshold, only):
-            yield gr.skip(), messages, conversation
+        yield from on_submit(message, chat, turns, k, threshold, only)
 
     # Gradio passes the clicked example to a parameter annotated with its SelectData, which it looks up as an
     # object (the string annotations of this module name ``gr``, imported in this function, not the module)

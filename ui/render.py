@@ -166,7 +166,7 @@ def scope_line(scope: Sequence[str] | None) -> str:
     """Which documents a question was limited to, as a line of HTML ("" when it searched them all)."""
     if not scope:
         return ""
-    names = ", ".join(f'<span class="qa-doc">{esc(s)}</span>' for s in scope)
+    names = ", ".join(_doc(s, None) for s in scope)
     return f'<p class="qa-scope">Searched only {names}, as chosen under “Ask only about”.</p>'
 
 
