@@ -24,6 +24,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home from
 
 import qa  # noqa: E402
 from qa.api import DEFAULT_DOCS  # noqa: E402
+from qa.display import visible_name  # noqa: E402
 from qa.documents import SUPPORTED_KINDS, SUPPORTED_SUFFIXES  # noqa: E402
 from qa.errors import QAError  # noqa: E402
 from qa.files import sha256_file  # noqa: E402
@@ -72,7 +73,7 @@ mark { background: #fde68a; color: #111827; padding: .05em .15em; border-radius:
 .dark .qa-withheld { color: #f87171; }
 .qa-notice { color: #4b5563; }
 .qa-notice.qa-error { color: #b91c1c; }
-#qa-chat .message-content:has(.qa-sources) { opacity: 1; }
+#qa-chat .message-wrap .prose.chatbot.md { opacity: 1; }  /* Gradio dims every message to .8: 3:1 greys */
 .qa-sources { font-size: 14px; }
 .qa-query { margin: 0 0 .4em 0; }
 .qa-docs ul { list-style: none; padding-left: 0; margin: .3em 0; }
@@ -89,6 +90,28 @@ mark { background: #fde68a; color: #111827; padding: .05em .15em; border-radius:
   animation: qa-spin .8s linear infinite; vertical-align: -0.05em; }
 @keyframes qa-spin { to { transform: rotate(360deg); } }
 @media (prefers-reduced-motion: reduce) { .qa-pending::after { animation: none; } }
+details.qa-more { margin-top: .5em; border-top: 1px solid var(--border-color-primary); }
+details.qa-more > summary { display: flex; align-items: center; gap: .45em; min-height: 44px; cursor: pointer;
+  font-weight: 600; font-size: .92em; list-style: none; border-radius: 4px; }
+details.qa-more > summary::-webkit-details-marker { display: none; }
+details.qa-more > summary::before { content: "▸"; display: inline-block; width: 1em; text-align: center;
+  transition: transform .15s; }
+details.qa-more[open] > summary::before { transform: rotate(90deg); }
+details.qa-more > summary:focus-visible { outline: 2px solid var(--color-accent); outline-offset: 1px; }
+details.qa-more > :not(summary) { padding-bottom: .4em; }
+.qa-nw { white-space: nowrap; }  /* the badge wraps between its parts, never inside one */
+.qa-confidence { box-decoration-break: clone; -webkit-box-decoration-break: clone; }
+.qa-sr { position: absolute; width: 1px; height: 1px; overflow: hidden; clip-path: inset(50%);
+  white-space: nowrap; user-select: none; }  /* read out, not shown, not copied */
+#qa-k input[type=range]:focus-visible, #qa-threshold input[type=range]:focus-visible {
+  outline: 2px solid var(--color-accent); outline-offset: 3px; }
+#qa-ask, #qa-clear { min-height: 44px; }
+#qa-head h1 { font-size: 1.5em; margin: 0 0 .2em 0; }
+.dark .qa-where, .dark .qa-muted, .dark .qa-rank, .dark .qa-query, .dark .qa-scores { color: #a3aab5; }
+.dark .qa-notice, .dark .qa-legend, .dark .qa-scope, .dark .qa-pending { color: #d1d5db; }
+.dark .qa-notice.qa-error { color: #f87171; }
+@media (max-width: 640px) { #qa-question textarea { font-size: 16px; } }  /* iOS zooms in on smaller text */
+@media (prefers-reduced-motion: reduce) { details.qa-more > summary::before { transition: none; } }
 """
 
 
@@ -116,6 +139,17 @@ class ChatService:
 
     def doc_ids(self) -> list[str]:
         return [d.doc_id for d in self._index.documents]
+
+    def scope_choices(self, title_chars: int = 60) -> list[tuple[str, str]]:
+        """"Ask only about"'s choices: (what the list shows, the document id). The id comes first, as every
+        citation names it, then the title, as ids are often file names that say little (``000_db4c….txt``);
+        typing filters on either."""
+        choices = []
+        for d in self._index.documents:
+            title = " ".join((d.title or "").split())
+            title = title if len(title) <= title_chars else title[:title_chars - 1] + "…"
+            choices.append((f"{visible_name(d.doc_id)} — {title}" if title else visible_name(d.doc_id), d.doc_id))
+        return choices
 
     # -- documents -------------------------------------------------------------------------------------
     def documents(self) -> list[dict[str, Any]]:
@@ -281,6 +315,10 @@ CLEAR_ON_SEND = """(message, ...rest) => {
 }"""
 
 
+# Run in the page as "New chat" is pressed: the question box gets the focus, to type the first question in.
+FOCUS_BOX = """() => { document.querySelector("#qa-question textarea")?.focus(); }"""
+
+
 def question_problem(question: str, max_chars: int) -> str | None:
     """Why the chat will not send ``question`` (already stripped), in words for the person typing; else None."""
     n = len(" ".join(question.split()))
@@ -288,6 +326,15 @@ def question_problem(question: str, max_chars: int) -> str | None:
         return (f"Questions can be at most {max_chars:,} characters; this one has {n:,}. "
                 "Shorten it and ask again.")
     return None
+
+
+def message_text(message: Any) -> str:
+    """A chat message's text, as the page sends it back (its content a list of text blocks) or as it was
+    made (a string)."""
+    content = message.get("content") if isinstance(message, dict) else None
+    if isinstance(content, list):
+        return "".join(b.get("text", "") for b in content if isinstance(b, dict))
+    return content if isinstance(content, str) else ""
 
 
 def sentence_case(line: str) -> str:
@@ -308,7 +355,9 @@ def respond_steps(service: ChatService, message: str, chat: list | None, turns: 
     turns = list(turns or [])
     question = (message or "").strip()
     if not question:
-        yield "", [*chat, render.notice_message(EMPTY_QUESTION)], turns
+        notice = render.notice_message(EMPTY_QUESTION)
+        repeated = bool(chat) and message_text(chat[-1]) == notice["content"]  # once, however often sent
+        yield "", chat if repeated else [*chat, notice], turns
         return
     idx = service.index  # one snapshot for the whole answer, even if an upload swaps the index meanwhile
     problem = question_problem(question, idx.config.max_question_chars)
@@ -427,7 +476,7 @@ def build_app(index: Index | ChatService, docs_folder: str | Path | None = None,
             yield (render.notice_message(f"Indexing {', '.join(names)}…")["content"], gr.skip(), gr.skip(),
                    gr.skip())
         status, panel = upload(service, files, notify=toast)
-        yield status, panel, None, gr.update(choices=service.doc_ids())
+        yield status, panel, None, gr.update(choices=service.scope_choices())
 
     def ask(question: str, history: str | list | None = None, k: int = 5, threshold: float | None = None,
             only: list[str] | None = None, top_n: int = 1) -> dict:
@@ -447,8 +496,9 @@ def build_app(index: Index | ChatService, docs_folder: str | Path | None = None,
         turns = gr.State([])
         with gr.Row(equal_height=False):
             with gr.Column(scale=3, min_width=420):
-                gr.Markdown(f"## {title}\nAnswers are words quoted from the documents, with where they "
-                            "come from: the quoted span is <mark>highlighted</mark> in its passage.")
+                gr.Markdown(f"# {title}\nAnswers are words quoted from the documents, with where they "
+                            "come from: the quoted span is <mark>highlighted</mark> in its passage.",
+                            elem_id="qa-head")
                 chatbot = gr.Chatbot(
                     elem_id="qa-chat", label="Conversation", height="calc(100vh - 290px)", min_height=440,
                     layout="panel",
@@ -460,13 +510,13 @@ def build_app(index: Index | ChatService, docs_folder: str | Path | None = None,
                     examples=[{"text": e} for e in examples] if examples else None,  # a click asks it
                 )
                 with gr.Row():
-                    box = gr.Textbox(elem_id="qa-question", placeholder="Ask a question about the documents…",
+                    box = gr.Textbox(elem_id="qa-question", placeholder="Ask about the documents…",
                                      label="Question", show_label=False, scale=5, autofocus=True, max_lines=4,
                                      submit_btn=False)
                     send = gr.Button("Ask", variant="primary", scale=1, min_width=80, elem_id="qa-ask")
                     new_chat = gr.Button("New chat", scale=1, min_width=80, elem_id="qa-clear")
             with gr.Column(scale=1, min_width=260):
-                scope = gr.Dropdown(choices=service.doc_ids(), value=[], multiselect=True,
+                scope = gr.Dropdown(choices=service.scope_choices(), value=[], multiselect=True,
                                     allow_custom_value=True, label="Ask only about",
                                     info="documents to search (none chosen: all); a pattern such as "
                                          "reports/*.pdf, typed and Enter, works too",
@@ -492,14 +542,14 @@ def build_app(index: Index | ChatService, docs_folder: str | Path | None = None,
         # progress shows on the conversation, leaving the box free to type the next question in.
         gr.on([box.submit, send.click], on_submit, inputs=[box, chatbot, turns, k, threshold, scope],
               outputs=[box, chatbot, turns], api_visibility="private", show_progress_on=[chatbot],
-              js=CLEAR_ON_SEND)
+              js=CLEAR_ON_SEND, trigger_mode="always_last")  # one sent while an answer is pending: asked next
         chatbot.example_select(on_example, inputs=[chatbot, turns, k, threshold, scope],
                                outputs=[box, chatbot, turns], api_visibility="private", show_progress_on=[chatbot])
-        new_chat.click(lambda: ([], [], ""), None, [chatbot, turns, box], api_visibility="private")
+        new_chat.click(lambda: ([], [], ""), None, [chatbot, turns, box], api_visibility="private", js=FOCUS_BOX)
         chatbot.clear(lambda: [], None, [turns], api_visibility="private")
         gr.api(ask, api_name="ask")
         gr.api(documents, api_name="documents")
-        demo.load(lambda: (service.documents_html(), gr.update(choices=service.doc_ids())), None,
+        demo.load(lambda: (service.documents_html(), gr.update(choices=service.scope_choices())), None,
                   [docs_panel, scope], api_visibility="private")
     demo.queue(default_concurrency_limit=CONCURRENCY)
     return demo

@@ -2,15 +2,16 @@
   // What the chat page does in the browser beyond Gradio's defaults (ui.app.serve loads it with the page):
   //  * a new question scrolls the conversation to the bottom, where it and "Searching the documents…" are;
   //    its reply then scrolls so that the question stands at the top, the answer under it (a long reply would
-  //    otherwise show its end, the Sources, and hide the answer); a short one just shows the bottom;
-  //  * a "Sources" or "Other possible answers" section opened near the bottom scrolls into view.
-  // Only the conversation's own scroll box moves, never the page.
+  //    otherwise show its end, the Sources, and hide the answer); a short one just shows the bottom. Where the
+  //    page itself scrolls (a phone, its keyboard open), the page follows, so the question is on screen;
+  //  * a "Sources" or "Other possible answers" section opened near the bottom scrolls into view;
+  //  * Gradio labels each message with its raw HTML for screen readers; the label is dropped, so that what is
+  //    read is the message's text ("You asked: …", "Answer: …").
   const CHAT = "#qa-chat";
   // Questions are counted, not kept: Gradio may render a message's row anew when the conversation updates.
   let scrolledFor = 0;  // the number of the question whose reply was last scrolled to
   let shownFor = 0;  // the number of the question last scrolled to while its reply was pending
   let rowsSeen = 0;  // messages in the conversation at the last look
-  const opened = new WeakSet();  // sections already seen open
 
   function box(chat) {
     return chat.querySelector(".panel-wrap, .bubble-wrap");
@@ -20,10 +21,19 @@
     return el.getBoundingClientRect().top - wrap.getBoundingClientRect().top + wrap.scrollTop;
   }
 
+  function onScreen(el) {
+    // where the page scrolls (the conversation's box taller than the window), bring el's top into the window
+    const top = el.getBoundingClientRect().top;
+    if (top < 0 || top > window.innerHeight - 60) window.scrollBy(0, top - 8);
+  }
+
   function update() {
     const chat = document.querySelector(CHAT);
     const wrap = chat && box(chat);
     if (!wrap) return;
+    for (const el of chat.querySelectorAll("[data-testid=bot][aria-label], [data-testid=user][aria-label]")) {
+      el.removeAttribute("aria-label");
+    }
     const rows = [...chat.querySelectorAll(".message-row")];
     const questions = rows.filter((r) => r.classList.contains("user-row"));
     const n = questions.length;
@@ -35,9 +45,9 @@
     const replied = after.some((r) => r.querySelector(".qa-answer, .qa-notice"));
     if (last && replied && scrolledFor !== n) {
       scrolledFor = n;
-      chat.querySelectorAll(".qa-sources, .qa-alternatives").forEach((el) => opened.add(el));
       const top = offsetIn(wrap, last) - 8;
       wrap.scrollTop = Math.max(0, Math.min(top, wrap.scrollHeight - wrap.clientHeight));
+      onScreen(last);
       return;
     }
     if (last && !replied && shownFor !== n) {
@@ -47,22 +57,21 @@
     }
     if (grew && rows.length && rows[rows.length - 1].querySelector(".qa-notice")) {
       wrap.scrollTop = wrap.scrollHeight;  // a notice with no question of its own (an empty or too long one)
-      return;
     }
-    for (const el of chat.querySelectorAll(".qa-sources, .qa-alternatives")) {
-      if (opened.has(el)) continue;
-      opened.add(el);
-      const top = offsetIn(wrap, el);
-      if (top <= wrap.scrollTop + wrap.clientHeight - 120) continue;  // its start is in view already
-      // the section unfolds over a moment: follow it until its start is near the top, for at most a second
-      const want = Math.max(0, top - 80);
-      const follow = new ResizeObserver(() => {
-        wrap.scrollTop = Math.min(want, wrap.scrollHeight - wrap.clientHeight);
-        if (wrap.scrollTop >= want - 1) follow.disconnect();
-      });
-      follow.observe(wrap.firstElementChild || el);  // the conversation grows as the section unfolds
-      setTimeout(() => follow.disconnect(), 1000);
+  }
+
+  function opened(event) {
+    // a section (<details>) just opened: if its start is low in the conversation's box, scroll it up to near
+    // the top, so what it holds is in view
+    const section = event.target;
+    if (!(section instanceof HTMLDetailsElement) || !section.open) return;
+    const wrap = box(document.querySelector(CHAT));
+    if (!wrap) return;
+    const top = offsetIn(wrap, section);
+    if (top > wrap.scrollTop + wrap.clientHeight - 120) {
+      wrap.scrollTop = Math.min(Math.max(0, top - 80), wrap.scrollHeight - wrap.clientHeight);
     }
+    onScreen(section);
   }
 
   let queued = false;
@@ -82,6 +91,7 @@
       return;
     }
     new MutationObserver(schedule).observe(chat, { childList: true, subtree: true });
+    chat.addEventListener("toggle", opened, true);  // "toggle" does not bubble: listen as it goes down
   }
   attach();
 }

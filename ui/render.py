@@ -113,9 +113,9 @@ def _confidence(conf: float, threshold: float | None) -> str:
     withheld = threshold is not None and conf < threshold
     level = "withheld" if withheld else "high" if conf >= 0.7 else "medium" if conf >= 0.45 else "low"
     word = "" if withheld else f" ({level})"
-    thr = f" · no-answer threshold {threshold:.2f}" if threshold is not None else ""
+    thr = f' · <span class="qa-nw">no-answer threshold {threshold:.2f}</span>' if threshold is not None else ""
     return (f'<span class="qa-confidence qa-{level}" title="calibrated probability that the answer is right">'
-            f"confidence {conf:.2f}{word}{thr}</span>")
+            f'<span class="qa-nw">confidence {conf:.2f}{word}</span>{thr}</span>')
 
 
 def _doc(doc_id: str, titles: Mapping[str, str] | None) -> str:
@@ -134,7 +134,7 @@ def render_answer(answer: Any, docs: Mapping[str, str] | DocText | None = None,
 
     ``answer`` is a :class:`qa.Answer` or its ``to_dict()``; ``docs`` maps document ids to their text (or is
     a function that does), used to show the sentence and passage around each citation. ``scope``: the
-    documents the question was limited to ("Ask only about"), which a no-answer names.
+    documents the question was limited to ("Ask only about"), named under the answer or the no-answer.
     """
     doc_text = _doc_text_getter(docs)
     conf = float(_get(answer, "confidence", 0.0))
@@ -142,7 +142,8 @@ def render_answer(answer: Any, docs: Mapping[str, str] | DocText | None = None,
         return render_no_answer(answer, titles=titles, threshold=threshold, nearest=nearest, scope=scope)
     citations = list(_get(answer, "citations", ()) or ())
     refs = " ".join(f'<span class="qa-ref">[{n}]</span>' for n in range(1, len(citations) + 1))
-    parts = [f'<div class="qa-answer"><p class="qa-answer-text"><strong>{esc(_get(answer, "text"))}</strong>'
+    parts = [f'<div class="qa-answer"><p class="qa-answer-text"><span class="qa-sr">Answer: </span>'
+             f'<strong>{esc(_get(answer, "text"))}</strong>'
              f" {refs}</p>"]
     if citations:
         parts.append('<ol class="qa-citations">')
@@ -153,7 +154,7 @@ def render_answer(answer: Any, docs: Mapping[str, str] | DocText | None = None,
                 f'{_doc(doc_id, titles)}, <span class="qa-where">{esc(where(c))}</span></div>'
                 f'<blockquote class="qa-passage">{cited_context(c, doc_text(doc_id))}</blockquote></li>')
         parts.append("</ol>")
-    parts.append(f'<p class="qa-meta">{_confidence(conf, threshold)}</p></div>')
+    parts.append(f'<p class="qa-meta">{_confidence(conf, threshold)}</p>{scope_line(scope)}</div>')
     return "".join(parts)
 
 
@@ -176,7 +177,7 @@ def render_no_answer(answer: Any, titles: Mapping[str, str] | None = None, thres
     nearest passages."""
     conf = float(_get(answer, "confidence", 0.0))
     parts = ['<div class="qa-answer qa-no-answer">'
-             f'<p class="qa-answer-text"><strong>{NO_ANSWER_TEXT}</strong></p>'
+             f'<p class="qa-answer-text"><span class="qa-sr">Answer: </span><strong>{NO_ANSWER_TEXT}</strong></p>'
              f'<p class="qa-meta">No passage answers this question well enough: '
              f"{_confidence(conf, threshold)}</p>{scope_line(scope)}"]
     hits = list(_get(answer, "passages", ()) or ())[:nearest]
@@ -258,34 +259,39 @@ def render_alternatives(answer: Any, docs: Mapping[str, str] | DocText | None = 
         first = cites[0] if cites else None
         ctx = cited_context(first, doc_text(_get(first, "doc_id"))) if first is not None else ""
         parts.append(f'<li class="qa-alternative"><p><strong>{esc(_get(alt, "text"))}</strong> '
-                     f'<span class="qa-meta">confidence {float(_get(alt, "confidence", 0.0)):.2f}</span></p>'
+                     f'<span class="qa-meta">{_confidence(float(_get(alt, "confidence", 0.0)), None)}</span></p>'
                      f'<div class="qa-cite-head">{heads}</div><blockquote class="qa-passage">{ctx}</blockquote></li>')
     parts.append("</ol>")
     return "".join(parts)
 
 
+def section(title: str, body: str, kind: str) -> str:
+    """A collapsed section of an answer (``<details>``): the browser's own disclosure widget, so it opens
+    with a click, Enter or Space, says whether it is open to a screen reader, and is one Tab stop."""
+    return f'<details class="qa-more qa-more-{kind}"><summary>{esc(title)}</summary>{body}</details>'
+
+
 def answer_messages(answer: Any, docs: Mapping[str, str] | DocText | None = None,
                     titles: Mapping[str, str] | None = None, threshold: float | None = None,
                     scope: Sequence[str] | None = None) -> list[dict]:
-    """The chat messages (Gradio "messages" format) of one answer: the answer, the other possible answers
-    (collapsed, when there are any), then a collapsed "Sources". ``scope``: the documents the question was
-    limited to, if it was."""
+    """The chat message (Gradio "messages" format) of one answer: the answer, then, collapsed, the other
+    possible answers (when there are any) and the "Sources". ``scope``: the documents the question was
+    limited to, if it was. A list, as every step of the chat adds messages."""
     n = len(list(_get(answer, "passages", ()) or ()))
     alts = list(_get(answer, "alternatives", ()) or ())
-    others = [{"role": "assistant", "content": render_alternatives(answer, docs, titles),
-               "metadata": {"title": f"Other possible answers ({len(alts)})", "status": "done"}}] if alts else []
-    return [
-        {"role": "assistant", "content": render_answer(answer, docs, titles, threshold, scope=scope)},
-        *others,
-        {"role": "assistant", "content": render_sources(answer, titles, scope=scope),
-         "metadata": {"title": f"Sources ({n} passage{'s' if n != 1 else ''}, with retrieval scores)",
-                      "status": "done"}},
-    ]
+    parts = [render_answer(answer, docs, titles, threshold, scope=scope)]
+    if alts:
+        parts.append(section(f"Other possible answers ({len(alts)})", render_alternatives(answer, docs, titles),
+                             "alternatives"))
+    parts.append(section(f"Sources ({n} passage{'s' if n != 1 else ''}, with retrieval scores)",
+                         render_sources(answer, titles, scope=scope), "sources"))
+    return [{"role": "assistant", "content": f'<div class="qa-reply">{"".join(parts)}</div>'}]
 
 
 def question_message(question: str) -> dict:
     """The user's message, as inert HTML."""
-    return {"role": "user", "content": f'<div class="qa-question">{esc(question)}</div>'}
+    return {"role": "user", "content": f'<div class="qa-question"><span class="qa-sr">You asked: </span>'
+                                       f'{esc(question)}</div>'}
 
 
 PENDING_TEXT = "Searching the documents…"

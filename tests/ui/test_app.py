@@ -38,6 +38,25 @@ def text_of(fragment: str) -> str:
 # -- the message handler ------------------------------------------------------------------------------------
 
 
+def test_an_empty_question_sent_again_adds_no_second_notice(service: ChatService) -> None:
+    _, messages, _ = chat.respond(service, "", [], [], 5, 0.3)
+    # as the page sends the conversation back: each message's content a list of text blocks
+    sent_back = [{**m, "content": [{"type": "text", "text": m["content"]}], "metadata": None} for m in messages]
+    _, again, _ = chat.respond(service, " ", sent_back, [], 5, 0.3)
+    assert again == sent_back
+    _, asked, _ = chat.respond(service, MINISTER, sent_back, [], 5, 0.3)
+    _, after, _ = chat.respond(service, "", asked, [], 5, 0.3)
+    assert len(after) == len(asked) + 1  # after a question, the notice is shown again
+
+
+def test_ask_only_about_names_each_document_with_its_title(service: ChatService) -> None:
+    choices = service.scope_choices()
+    assert [value for _, value in choices] == service.doc_ids()
+    titled = [(label, value) for label, value in choices if service.index.doc_by_id[value].title]
+    assert titled and all(label.startswith(f"{value} — ") and len(label) <= len(value) + 63
+                          for label, value in titled)
+
+
 @pytest.mark.parametrize("empty", ["", "   ", "\n\t", None])
 def test_empty_question_gets_a_friendly_message_not_an_error(service: ChatService, empty: str | None) -> None:
     box, messages, turns = chat.respond(service, empty, [], [], 5, 0.3)  # type: ignore[arg-type]
@@ -51,7 +70,7 @@ def test_question_gets_answer_then_collapsed_sources_and_joins_the_conversation(
     assert box == ""
     assert [m["role"] for m in messages][:2] == ["user", "assistant"]
     assert "<mark>" in messages[1]["content"] and "[1]" in messages[1]["content"]
-    assert messages[-1]["metadata"]["title"].startswith("Sources (3 passages")
+    assert len(messages) == 2 and "<summary>Sources (3 passages" in html.unescape(messages[1]["content"])
     a = qa.answer(MINISTER, index=service.index, k=3, threshold=0.0)
     assert turns == [{"question": MINISTER, "answer": a.text}]
 
@@ -74,12 +93,14 @@ def test_scope_limits_the_chat_and_other_answers_come_collapsed(service: ChatSer
     doc = "004_c959e5419f16b652.txt"
     _, messages, _ = chat.respond(service, "What did officials say about the people arriving?", [], [], 5, 0.0,
                                   only=[doc])
-    others = [m for m in messages if m.get("metadata", {}).get("title", "").startswith("Other possible answers")]
-    assert len(others) == 1 and messages[-1]["metadata"]["title"].startswith("Sources")
-    n = int(re.search(r"\((\d+)\)", others[0]["metadata"]["title"]).group(1))
-    assert 1 <= n <= chat.CHAT_TOP_N - 1 and others[0]["content"].count('class="qa-alternative"') == n
-    assert "<mark>" in others[0]["content"]
-    cited = re.findall(r'class="qa-doc"[^>]*>([^<]+)<', "".join(m["content"] for m in messages[1:-1]))
+    reply = messages[-1]["content"]
+    titles = [html.unescape(t) for t in re.findall(r"<summary>([^<]*)</summary>", reply)]
+    assert len(titles) == 2 and titles[0].startswith("Other possible answers") and titles[1].startswith("Sources")
+    n = int(re.search(r"\((\d+)\)", titles[0]).group(1))
+    others = reply.split("<details")[1]
+    assert 1 <= n <= chat.CHAT_TOP_N - 1 and others.count('class="qa-alternative"') == n
+    assert "<mark>" in others
+    cited = re.findall(r'class="qa-doc"[^>]*>([^<]+)<', reply.split('<details class="qa-more qa-more-sources"')[0])
     assert cited and {html.unescape(c) for c in cited} == {doc}
     # the API endpoint takes the same scope, and an unknown document is a one-line error in the chat
     d = chat.api_ask(service, "What did officials say about the people arriving?", only=[doc], top_n=3,

@@ -188,7 +188,8 @@ def test_a_pattern_typed_into_ask_only_about_limits_the_question(page: Any) -> N
     page.locator("#qa-scope").get_by_text("004_*").first.wait_for(timeout=10_000)
     reply = ask(page, "Who is the minister of internal affairs?")
     assert any("Marat Akhmetzhanov" in m for m in marks(reply)), reply.inner_text()
-    assert {d.inner_text() for d in reply.locator(".qa-doc").all()} == {MINISTER_DOC}
+    assert {d.inner_text() for d in reply.locator(".qa-citation .qa-doc").all()} == {MINISTER_DOC}
+    assert "Searched only 004_*" in reply.inner_text()  # the answer says the question was limited
     assert page.page_errors == []
 
 
@@ -232,9 +233,87 @@ def test_an_example_question_clicked_in_the_empty_conversation_is_asked_at_once(
         p.wait_for_function("() => document.querySelectorAll('#qa-chat .qa-answer, #qa-chat .qa-notice').length",
                             timeout=60_000)
         asked = p.locator("#qa-chat .message.user").all_inner_texts()
-        assert [t.strip() for t in asked] == [question]  # asked, not only put in the box
+        assert [" ".join(t.split()) for t in asked] == [f"You asked: {question}"]  # asked, not only put in the box
         assert "confidence" in p.locator("#qa-chat .qa-answer").first.inner_text()
         assert p.locator("#qa-question textarea").input_value() == ""
         p.close()
     finally:
         demo.close()
+
+
+def test_sources_open_from_the_keyboard_and_messages_are_read_as_text(page: Any) -> None:
+    reply = ask(page, "Who is the minister of internal affairs?")
+    summary = page.locator("#qa-chat details.qa-more-sources > summary").last
+    assert page.locator("#qa-chat .message.bot button").count() == 0  # no control nested in another
+    summary.focus()  # one Tab stop: the browser's own disclosure widget
+    page.keyboard.press("Enter")
+    assert page.locator("#qa-chat details.qa-more-sources").last.evaluate("d => d.open")
+    assert page.locator("#qa-chat .qa-sources").last.is_visible()
+    page.keyboard.press(" ")
+    assert not page.locator("#qa-chat details.qa-more-sources").last.evaluate("d => d.open")
+    # Gradio labels a message with its raw HTML; the page drops that, so the text itself is read, and says whose
+    assert page.locator("#qa-chat [data-testid=bot][aria-label], #qa-chat [data-testid=user][aria-label]").count() == 0
+    assert reply.locator(".qa-sr").first.text_content() == "Answer: "
+    assert page.locator("#qa-chat .message.user .qa-sr").first.text_content() == "You asked: "
+    # the messages are not dimmed: Gradio's .8 opacity took the greys under 4.5:1
+    assert reply.evaluate("e => getComputedStyle(e.closest('.prose')).opacity") == "1"
+    # New chat empties the conversation and gives the question box the focus
+    page.locator("#qa-clear").click()
+    page.wait_for_function("() => !document.querySelector('#qa-chat .qa-answer')", timeout=10_000)
+    assert page.evaluate("() => document.activeElement === document.querySelector('#qa-question textarea')")
+    assert page.page_errors == []
+
+
+def test_a_question_sent_while_one_is_pending_is_asked_next(chromium: Any, tmp_path: Path) -> None:
+    import time
+
+    import qa
+    from tests.conftest import HASHING
+    from tests.ui.chatserver import copy_seeds, free_port, open_chat
+    from ui import app
+
+    class Slow(app.ChatService):  # each answer takes 1.5 s: the second question is surely sent while it is pending
+        def ask(self, *args: Any, **kwargs: Any) -> qa.Answer:
+            time.sleep(1.5)
+            return super().ask(*args, **kwargs)
+
+    index = qa.load_index(docs=copy_seeds(tmp_path / "docs"), index_dir=tmp_path / "index", config=HASHING,
+                          progress=False)
+    demo = app.build_app(Slow(index))
+    port = free_port()
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, ssr_mode=False)
+    try:
+        page = open_chat(chromium, f"http://127.0.0.1:{port}/")
+        box = page.locator("#qa-question textarea")
+        box.fill("Who is the president of Kazakhstan?")
+        box.press("Enter")
+        page.locator("#qa-chat .qa-pending").wait_for(timeout=30_000)
+        box.fill("Who is the minister of internal affairs?")
+        box.press("Enter")  # while the first is answered: not dropped, but asked when it is done
+        page.wait_for_function("() => document.querySelectorAll('#qa-chat .qa-answer').length >= 2",
+                               timeout=60_000)
+        asked = [" ".join(t.split()) for t in page.locator("#qa-chat .message.user").all_inner_texts()]
+        assert asked == ["You asked: Who is the president of Kazakhstan?",
+                         "You asked: Who is the minister of internal affairs?"], asked
+        assert box.input_value() == ""
+        page.close()
+    finally:
+        demo.close()
+
+
+def test_on_a_phone_with_its_keyboard_open_the_answer_is_brought_on_screen(chromium: Any,
+                                                                         chat_server: ChatServer) -> None:
+    from tests.ui.chatserver import open_chat
+
+    p = open_chat(chromium, chat_server.url, width=390, height=500)  # the window a phone's keyboard leaves
+    try:
+        p.locator("#qa-threshold").scroll_into_view_if_needed()  # the user went down to the settings first
+        ask(p, "Who is the minister of internal affairs?")
+        p.wait_for_timeout(300)
+        top = p.evaluate("""() => {
+            const rows = document.querySelectorAll('#qa-chat .message-row.user-row');
+            return rows[rows.length - 1].getBoundingClientRect().top;
+        }""")
+        assert 0 <= top <= 100, f"the question is at {top} px in a 500 px window"
+    finally:
+        p.close()

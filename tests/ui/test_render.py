@@ -49,7 +49,8 @@ def tags(fragment: str) -> set[str]:
     return {t.lower() for t in re.findall(r"<\s*([a-zA-Z][a-zA-Z0-9]*)", fragment)}
 
 
-SAFE_TAGS = {"div", "p", "strong", "span", "ol", "ul", "li", "blockquote", "mark", "br", "em", "code"}
+SAFE_TAGS = {"div", "p", "strong", "span", "ol", "ul", "li", "blockquote", "mark", "br", "em", "code", "details",
+             "summary"}
 
 
 # -- escaping ------------------------------------------------------------------------------------------------
@@ -176,9 +177,27 @@ def test_sources_say_what_was_searched_for_when_a_follow_up_was_expanded() -> No
 
 def test_answer_messages_put_sources_in_a_collapsed_section() -> None:
     msgs = render.answer_messages(make_answer(), docs)
-    assert [m["role"] for m in msgs] == ["assistant", "assistant"]
-    assert msgs[1]["metadata"]["title"].startswith("Sources (2 passages")
-    assert msgs[1]["metadata"]["status"] == "done"  # closed until opened
+    assert [m["role"] for m in msgs] == ["assistant"]  # one message: the answer and, collapsed, its sources
+    content = msgs[0]["content"]
+    sections = re.findall(r"<details([^>]*)><summary>([^<]*)</summary>", content)
+    assert [html.unescape(title) for _, title in sections] == ["Sources (2 passages, with retrieval scores)"]
+    assert "open" not in sections[0][0]  # closed until opened
+    assert content.index('class="qa-answer"') < content.index("<details")
+    assert tags(content) <= SAFE_TAGS and "\n\n" not in content  # one HTML block: Markdown never re-reads it
+
+
+def test_other_answers_come_collapsed_before_the_sources_with_their_level_in_words() -> None:
+    a = make_answer()
+    alt = replace(a, question=a.question, text="Quayside", confidence=0.21, alternatives=())
+    content = render.answer_messages(replace(a, alternatives=(alt,)), docs)[0]["content"]
+    titles = [html.unescape(t) for t in re.findall(r"<summary>([^<]*)</summary>", content)]
+    assert titles[0] == "Other possible answers (1)" and titles[1].startswith("Sources (")
+    assert "confidence 0.21 (low)" in visible_text(content)
+
+
+def test_question_and_answer_say_whose_they_are_to_a_screen_reader() -> None:
+    assert visible_text(render.question_message("Who?")["content"]) == "You asked: Who?"
+    assert visible_text(render.render_answer(make_answer(), docs)).startswith("Answer: ")
 
 
 def test_question_and_notices_are_escaped_single_lines() -> None:
@@ -227,7 +246,9 @@ def test_a_question_limited_to_some_documents_says_so_when_they_do_not_answer() 
     text = visible_text(render.render_answer(withheld, docs, threshold=0.18, scope=["002_*.txt", "<b>.md"]))
     assert "Searched only 002_*.txt, <b>.md, as chosen under “Ask only about”." in text
     assert "Searched only" not in visible_text(render.render_answer(withheld, docs, threshold=0.18))
-    sources = render.answer_messages(make_answer(), docs, scope=["002_*.txt"])[-1]["content"]
+    reply = render.answer_messages(make_answer(), docs, scope=["002_*.txt"])[-1]["content"]
+    answer, sources = reply.split("<details", 1)
+    assert "Searched only 002_*.txt" in visible_text(answer)  # an answer given says it too
     assert "Searched only 002_*.txt" in visible_text(sources)
 
 
