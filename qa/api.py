@@ -121,6 +121,10 @@ def get_reader(reader: str | Reader | None, config: Config | None = None) -> Rea
         reader = config.reader
     if isinstance(reader, Reader):
         return reader
+    if reader is not None and not isinstance(reader, str | os.PathLike):
+        raise ArgumentError(f"reader must be a name or folder (\"bundled\", \"sentence\", a path) or a "
+                            f"qa.reader.Reader, not {reprlib.repr(reader)}")
+    reader = os.fspath(reader) if reader is not None else None
     if not reader or reader.lower() in READERS_OFF:
         return None
     if configured and reader in BUNDLED_NAMES and bundled_reader_path() is None:
@@ -148,7 +152,8 @@ def answer(question: str, index: Index | None = None, history: Sequence[Any] | N
             its best guess there (a dict's ``guess``, an Answer's ``withheld`` quote; a bare question is
             answered first, guess included).
         reader: an extractive QA model: ``"bundled"`` (the one shipped), a path or name, or a
-            :class:`~qa.reader.Reader`; default: the configured one (``QA_READER``), none if unset.
+            :class:`~qa.reader.Reader`; ``"sentence"`` (or ``"none"``) answers with whole sentences instead;
+            default: the configured one (``QA_READER``, ``bundled`` unless set).
         top_n: up to this many distinct answers (the first is the answer, the rest ``alternatives``).
         threshold: the no-answer threshold on ``confidence`` (default: the configured one).
         k: passages returned with the answer. ``only``: limit to some document ids or globs.

@@ -199,6 +199,7 @@ def _refuse_empty_name(*folders: str | None) -> None:
 def _index(args: argparse.Namespace, docs: str | None = None, as_saved: bool = False) -> Any:
     from .api import DEFAULT_DOCS
     from .config import Config
+    from .errors import QAError
     from .index import holds_an_index, load_index
 
     _refuse_empty_name(docs, args.docs)
@@ -210,6 +211,13 @@ def _index(args: argparse.Namespace, docs: str | None = None, as_saved: bool = F
         saved = _saved_docs_folder(Path(args.index_dir))
         if saved is not None and saved.is_dir() and not as_saved:
             folder = str(saved)
+        elif saved is None and docs is None and not hasattr(args, "folder") and not holds_an_index(
+                Path(args.index_dir)):
+            # a mistyped --index would otherwise build an index of the default documents there, and answer
+            # from that as if nothing were wrong
+            there = "is not there" if not Path(args.index_dir).exists() else "holds no index"
+            raise QAError(f"{args.index_dir} {there}: give --docs FOLDER to build an index of FOLDER there, "
+                          f"or `qa index FOLDER --index {args.index_dir}`")
         elif saved is not None or not Path(DEFAULT_DOCS).is_dir() or holds_an_index(Path(args.index_dir)):
             # a damaged index whose folder is unknown is reported, not rebuilt from the default documents
             index = load_index(docs=None, index_dir=args.index_dir, config=config, progress=not args.json)
@@ -220,6 +228,11 @@ def _index(args: argparse.Namespace, docs: str | None = None, as_saved: bool = F
             return index
     return load_index(docs=folder or DEFAULT_DOCS, index_dir=args.index_dir, config=config,
                       progress=sys.stderr.isatty())
+
+
+def _clip(text: str, n: int) -> str:
+    """``text`` cut to ``n`` characters, with "…" where it was cut."""
+    return text if len(text) <= n else text[:n] + "…"
 
 
 def _finite(obj: Any) -> Any:
@@ -275,7 +288,7 @@ def cmd_retrieve(args: argparse.Namespace) -> int:
         else:  # the order is the re-ranked one: show the score that made it first
             scores = f"re-ranked {h.rerank_score:.3f} (retrieval {h.score:.3f}: {parts}; reader {h.reader_score:+.2f})"
         _show(f"{h.rank}. {visible_name(h.doc_id)}:{h.start}-{h.end}  {scores}")
-        _show(f"   {text[:300]}{'…' if len(text) > 300 else ''}")
+        _show(f"   {_clip(text, 300)}")
     return 0
 
 
@@ -306,7 +319,7 @@ def _print_answer(a: Any) -> None:
     if a.no_answer:
         _show(f"The documents do not say (confidence {a.confidence:.2f}). Nearest passages:")
         for h in a.passages[:3]:
-            _show(f"  - {visible_name(h.doc_id)}:{h.start}-{h.end}  {' '.join(h.text.split())[:200]}")
+            _show(f"  - {visible_name(h.doc_id)}:{h.start}-{h.end}  {_clip(' '.join(h.text.split()), 200)}")
         return
     _show(" ".join(a.text.split()))
     for n, c in enumerate(a.citations, 1):
@@ -319,7 +332,7 @@ def _print_answer(a: Any) -> None:
     for n, alt in enumerate(a.alternatives, 2):
         c = alt.citations[0]
         where = f"{visible_name(c.doc_id)}:{c.start}-{c.end}"
-        _show(f"  other answer {n}: {' '.join((alt.text or '').split())[:200]}  ({where}, "
+        _show(f"  other answer {n}: {_clip(' '.join((alt.text or '').split()), 200)}  ({where}, "
               f"confidence {alt.confidence:.2f})")
 
 
@@ -337,7 +350,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from .api import verify
+    from .api import DEFAULT_DOCS, verify
     from .errors import QAError
     from .results import Answer
 
@@ -359,6 +372,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
     elif problems:
         for p in problems:
             _show(p)
+        if any(p.endswith("is not in the index") for p in problems) and args.docs is None and args.index_dir is None:
+            _show(f"(checked against {DEFAULT_DOCS}/: give --docs or --index of the folder the answer was asked over)")
     else:
         _show(f"ok: {n} citation(s){' and the withheld guess' if ans.withheld else ''} verified")
     return 1 if problems else 0

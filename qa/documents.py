@@ -43,6 +43,10 @@ class Document:
     title: str = ""
     pages: tuple[int, ...] = field(default=())
 
+    def __repr__(self) -> str:  # not its whole text
+        pages = f", pages={len(self.pages)}" if self.pages else ""
+        return f"Document({self.doc_id!r}, {len(self.text):,} characters, title={self.title!r}{pages})"
+
     def page_of(self, offset: int) -> int | None:
         """The 1-based page on which ``offset`` falls, or None for documents without pages."""
         if not self.pages:

@@ -58,7 +58,7 @@ def hub_unreachable() -> str | None:
     import socket
     from urllib.parse import urlsplit
 
-    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on") or any(
+    if _offline() or any(
             os.environ.get(v) for v in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY",
                                         "all_proxy")):
         return None
@@ -86,10 +86,15 @@ def hub_unreachable_error(what: str, name: str) -> str:
             f"({hub_unreachable()}) cannot be reached from here (a local model folder works offline)")
 
 
+def _offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
+
+
 def check_cached(what: str, name: str) -> None:
-    """When the hub cannot be reached, a hub name that is not in the local cache is a one-line
-    :class:`~qa.errors.QAError` now, before anything else is said or done with it."""
-    if not hub_options(name):
+    """When the hub cannot be reached (or ``HF_HUB_OFFLINE`` is set), a hub name that is not in the local
+    cache is a one-line :class:`~qa.errors.QAError` now, before anything else is said or done with it."""
+    offline = _offline() and not os.path.isdir(os.path.expanduser(name))
+    if not offline and not hub_options(name):
         return
     from huggingface_hub import try_to_load_from_cache
 
@@ -100,6 +105,9 @@ def check_cached(what: str, name: str) -> None:
     if not isinstance(cached, str):
         from .errors import QAError
 
+        if offline:
+            raise QAError(f"cannot load the {what} {name!r}: it is not a folder here, nor in the local cache, "
+                          "and HF_HUB_OFFLINE is set (a local model folder works offline)")
         raise QAError(hub_unreachable_error(what, name))
 
 

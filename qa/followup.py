@@ -33,8 +33,9 @@ def is_turn(turn: Any) -> bool:
 def history_turns(history: Sequence[Any] | None) -> list[tuple[str, str]]:
     """Normalise history to ``[(question, answer_text), ...]``; items may be strings or dicts/objects with
     ``question`` and ``answer`` (or ``text``). A turn whose answer was withheld stands for its best guess
-    (a dict's ``guess``, an :class:`~qa.results.Answer`'s ``withheld`` quote): too unsure to give as an answer,
-    it is still the best reading of what that question was about, which is what a follow-up refers to."""
+    (a dict's ``guess``, an :class:`~qa.results.Answer`'s ``withheld`` quote, or that of its ``to_dict()``):
+    too unsure to give as an answer, it is still the best reading of what that question was about, which is
+    what a follow-up refers to."""
     turns = [(_question(item).strip(), turn_answer(item).strip()) for item in history or ()]
     return [(q, a) for q, a in turns if q]
 
@@ -51,6 +52,9 @@ def turn_answer(item: Any) -> str:
         return ""
     if isinstance(item, dict):
         ans = next((item[key] for key in _ANSWER_KEYS if item.get(key)), "")
+        withheld = item.get("withheld")  # an Answer saved with to_dict() (qa ask --json) whose answer was withheld
+        if not ans and isinstance(withheld, dict):
+            ans = withheld.get("quote", "")
         return ans if isinstance(ans, str) else ""
     withheld = getattr(item, "withheld", None)
     return str(getattr(item, "text", "") or getattr(withheld, "quote", "") or "")

@@ -129,6 +129,11 @@ class Index:
         #: False while what is in ``path`` is not this index (its save failed): nothing derived is read from there
         self.saved = True
 
+    def __repr__(self) -> str:
+        where = f", at {self.path}" if self.path is not None else ", in memory"
+        return (f"<qa.Index: {len(self.documents)} documents, {len(self)} passages, {self.index_type} index, "
+                f"model {self.embedder.model_id}{where}>")
+
     # -- read access -------------------------------------------------------------------------------------
     @property
     def documents(self) -> list[Document]:

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import reprlib
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .errors import ArgumentError
+
+
+def _clip(text: str, n: int = 80) -> str:
+    return text if len(text) <= n else text[:n - 1] + "…"
 
 
 @dataclass(frozen=True)
@@ -71,17 +76,39 @@ class Hit:
             "dense_score": self.dense_score,
             "bm25_score": self.bm25_score,
             "sentence_score": self.sentence_score,
+            "title": self.passage.title,
             **({"reader_score": self.reader_score} if self.reader_score is not None else {}),
             **({"rerank_score": self.rerank_score} if self.rerank_score is not None else {}),
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Hit:
-        passage = Passage(data["doc_id"], int(data["start"]), int(data["end"]), data["text"])
-        return cls(passage, float(data["score"]), float(data["dense_score"]), float(data["bm25_score"]),
-                   float(data.get("sentence_score", 0.0)), int(data.get("rank", 0)),
-                   None if data.get("reader_score") is None else float(data["reader_score"]),
-                   None if data.get("rerank_score") is None else float(data["rerank_score"]))
+        """A hit from ``to_dict()`` output; an :class:`~qa.errors.ArgumentError` naming the field that is
+        missing or of the wrong type."""
+        if not isinstance(data, dict):
+            raise ArgumentError(f"a passage must be an object, not {type(data).__name__}")
+        for name, want in (("doc_id", str), ("text", str), ("start", int), ("end", int)):
+            if name not in data:
+                raise ArgumentError(f"a passage has no {name!r}")
+            if not isinstance(data[name], want) or isinstance(data[name], bool):
+                raise ArgumentError(f"a passage's {name!r} must be {'text' if want is str else 'a whole number'}, "
+                                    f"not {reprlib.repr(data[name])}")
+        scores = {}
+        for name in ("score", "dense_score", "bm25_score", "sentence_score", "reader_score", "rerank_score"):
+            value = data.get(name)
+            if value is None:
+                if name in ("score", "dense_score", "bm25_score"):
+                    raise ArgumentError(f"a passage has no {name!r}")
+                continue
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ArgumentError(f"a passage's {name!r} must be a number, not {reprlib.repr(value)}")
+            scores[name] = float(value)
+        title = data["title"] if isinstance(data.get("title"), str) else ""
+        passage = Passage(data["doc_id"], data["start"], data["end"], data["text"], title=title)
+        rank = data.get("rank", 0)
+        return cls(passage, scores["score"], scores["dense_score"], scores["bm25_score"],
+                   scores.get("sentence_score", 0.0), rank if isinstance(rank, int) else 0,
+                   scores.get("reader_score"), scores.get("rerank_score"))
 
 
 @dataclass(frozen=True)
@@ -138,6 +165,13 @@ class Answer:
     #: when the answer is withheld (``no_answer``), where the best candidate stood (its confidence is
     #: ``confidence``): never an answer, kept so that a program or ``qa eval`` can see what was held back
     withheld: Citation | None = None
+
+    def __repr__(self) -> str:  # short: the passages' full text is in .passages, and to_dict() has everything
+        said = f"text={self.text!r}" if not self.no_answer else "no_answer=True"
+        cites = ", ".join(f"{c.doc_id}:{c.start}-{c.end}" for c in self.citations)
+        more = f", alternatives={len(self.alternatives)}" if self.alternatives else ""
+        return (f"Answer({said}, confidence={self.confidence:.3f}, citations=[{cites}], "
+                f"passages={len(self.passages)}{more}, question={_clip(self.question)!r})")
 
     def to_dict(self) -> dict[str, Any]:
         return {

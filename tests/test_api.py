@@ -140,7 +140,35 @@ def test_history_given_as_one_question_is_one_turn_and_bad_turns_are_argument_er
     lambda index: qa.load_index(5),
     lambda index: qa.load_index("seeds", config={"model": "x"}),
     lambda index: qa.Answer.from_dict([]),
+    lambda index: qa.answer("What did the team count?", index=index, reader=3),
+    lambda index: qa.answer("What did the team count?", index=index, reader=["bundled"]),
+    lambda index: qa.Answer.from_dict({"citations": [], "no_answer": True, "passages": [{"text": "x"}]}),
+    lambda index: qa.Answer.from_dict({"citations": [], "no_answer": True, "passages": [
+        {"doc_id": "a.txt", "start": "0", "end": 1, "text": "x", "score": 1, "dense_score": 1, "bm25_score": 1}]}),
 ])
 def test_arguments_of_the_wrong_type_are_argument_errors(index: qa.Index, call) -> None:
     with pytest.raises(qa.ArgumentError):
         call(index)
+
+
+def test_a_saved_withheld_answer_as_history_stands_for_its_guess(index: qa.Index) -> None:
+    """``qa ask --json`` output (an Answer's to_dict()) as a turn of history reads as the Answer itself does:
+    a withheld answer stands for its best guess."""
+    first = qa.answer("What did the team count?", index=index, threshold=1.0)  # every answer withheld
+    assert first.no_answer and first.withheld is not None
+    follow = "How many of them were there?"
+    from_object = qa.answer(follow, index=index, history=[first], threshold=0.0)
+    from_saved = qa.answer(follow, index=index, history=[first.to_dict()], threshold=0.0)
+    assert from_saved.query == from_object.query and from_saved.text == from_object.text
+    assert first.withheld.quote.split()[0] in from_saved.query  # the guess, not nothing, is what "them" is
+
+
+def test_results_and_the_index_have_short_reprs(index: qa.Index) -> None:
+    a = qa.answer("How many nesting herons did the team count?", index=index, threshold=0.0)
+    shown = repr(a)
+    assert len(shown) < 300 and shown.startswith(f"Answer(text={a.text!r}, confidence=")
+    assert f"{a.citations[0].doc_id}:{a.citations[0].start}-{a.citations[0].end}" in shown
+    assert "no_answer=True" in repr(qa.answer("What is the capital of Georgia?", index=index, threshold=1.0))
+    doc = index.documents[0]
+    assert repr(doc) == f"Document({doc.doc_id!r}, {len(doc.text):,} characters, title={doc.title!r})"
+    assert repr(index).startswith(f"<qa.Index: {len(index.documents)} documents, {len(index)} passages, ")

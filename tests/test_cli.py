@@ -135,6 +135,7 @@ def test_retrieve_json(shared: tuple[Path, Path]) -> None:
         "dense_score",
         "bm25_score",
         "sentence_score",
+        "title",
     }
     assert hits[0]["doc_id"] == "alpha.txt"
     assert ALPHA[hits[0]["start"] : hits[0]["end"]] == hits[0]["text"]
@@ -801,3 +802,36 @@ def test_verify_reads_the_answer_from_standard_input(shared: tuple[Path, Path]) 
     r = subprocess.run([sys.executable, "-m", "qa", "verify", "-", *common(shared)], input=answer.replace(
         "412", "413"), capture_output=True, text=True, encoding="utf-8", env=cli_env(), timeout=300)
     assert r.returncode == 1 and "does not equal" in r.stdout
+
+
+def test_verify_against_the_default_documents_says_how_to_name_the_right_ones(shared: tuple[Path, Path],
+                                                                             tmp_path: Path) -> None:
+    r = ok(run_qa("ask", HERONS, "--threshold", "0", "--json", *common(shared)))
+    (tmp_path / "answer.json").write_text(r.stdout, encoding="utf-8")
+    (tmp_path / "seeds").mkdir()
+    (tmp_path / "seeds" / "other.txt").write_text("Nothing about herons here.\n", encoding="utf-8")
+    v = run_qa("verify", "answer.json", "--model", "hashing", cwd=tmp_path)  # checked against ./seeds/
+    assert v.returncode == 1 and "Traceback" not in v.stderr
+    assert "is not in the index" in v.stdout
+    assert v.stdout.strip().splitlines()[-1].startswith("(checked against seeds/: give --docs or --index")
+
+
+def test_a_mistyped_index_folder_is_an_error_not_a_new_index_of_the_default_documents(tmp_path: Path) -> None:
+    shutil.copytree(REPO / "seeds", tmp_path / "seeds")  # the default documents are there to fall back on
+    for cmd in (["ask", HERONS], ["retrieve", HERONS]):
+        one_line_error(run_qa(*cmd, "--index", "nope", "--model", "hashing", cwd=tmp_path),
+                       "nope is not there: give --docs FOLDER")
+    (tmp_path / "empty").mkdir()
+    one_line_error(run_qa("ask", HERONS, "--index", "empty", "--model", "hashing", cwd=tmp_path),
+                   "empty holds no index")
+    assert not (tmp_path / "nope").exists() and not any((tmp_path / "empty").iterdir())
+    ok(run_qa("index", "--index", "built", "--model", "hashing", cwd=tmp_path))  # `qa index` builds there
+    ok(run_qa("ask", HERONS, "--index", "built", "--model", "hashing", cwd=tmp_path))
+
+
+def test_an_embedding_model_that_is_not_there_offline_is_said_before_any_index_is_judged(
+        shared: tuple[Path, Path]) -> None:
+    r = run_qa("ask", HERONS, "--docs", str(shared[0]), "--index", str(shared[1]), "--model", "no-such/model",
+               env={"HF_HUB_OFFLINE": "1"})
+    line = one_line_error(r, "'no-such/model'", "HF_HUB_OFFLINE is set")
+    assert "rebuilding" not in r.stderr, line  # the saved index is not said to be rebuilt, and is left as it was

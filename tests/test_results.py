@@ -77,6 +77,7 @@ def test_hit_exposes_its_passage() -> None:
         "dense_score": 0.4,
         "bm25_score": 2.0,
         "sentence_score": 0.3,
+        "title": "T",
     }
     assert Passage("a.txt", 3, 8, "hello", "T").to_dict() == {
         "doc_id": "a.txt",
@@ -94,3 +95,10 @@ def test_a_re_ranked_hit_round_trips_its_reader_and_re_ranking_scores() -> None:
     assert Hit.from_dict(d) == h
     plain = Hit(Passage("a.txt", 0, 5, "hello"), 0.4, 0.3, 1.2, 0.5, rank=1).to_dict()
     assert "rerank_score" not in plain and Hit.from_dict(plain).rerank_score is None
+
+
+def test_a_hit_keeps_its_document_title_through_json() -> None:
+    hit = Hit(Passage("a.txt", 0, 5, "Herons", title="Lake survey"), 0.5, 0.4, 3.0, 0.3, 1)
+    back = Hit.from_dict(json.loads(json.dumps(hit.to_dict())))
+    assert back == hit and back.passage.title == "Lake survey"
+    assert Hit.from_dict({k: v for k, v in hit.to_dict().items() if k != "title"}).passage.title == ""  # older files
