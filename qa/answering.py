@@ -367,9 +367,13 @@ class Answerer:
             if i > 0:  # ranked below the answer, so never reported as more likely right than it
                 conf = min(conf, answers[0].confidence)
             no = conf < threshold
-            # one citation per place: the reader's windows of one passage can point at the same span
+            # one citation per place: the reader's windows of one passage can point at the same span; the same
+            # words elsewhere are cited too, where the reader found an answer there (its margin over "no answer"
+            # above 0), not where they are only the best of a window that answers nothing
             places: dict[tuple[str, int, int], Citation] = {}
             for x in () if no else group:
+                if x is not best and x.features.get("reader", 1.0) <= 0:
+                    continue
                 cite = self._citation(ranked, x)
                 places.setdefault((cite.doc_id, cite.start, cite.end), cite)
             cites = tuple(places.values())

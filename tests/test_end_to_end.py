@@ -119,6 +119,28 @@ def test_top_n_answers_verify(seeds_index: qa.Index) -> None:
     assert qa.verify(a, index=seeds_index) == []
 
 
+def test_the_same_words_are_cited_again_only_where_the_reader_found_an_answer(seeds_index: qa.Index,
+                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """"Uzbekistan" answers "Which countries did Russians flee to?" in "Some flee to Uzbekistan, …"; it is also
+    the reader's best span in a window that answers nothing ("Uzbekistan's silence may have been caused by …",
+    its margin over "no answer" below 0), which is no support for the answer and is not cited."""
+    from qa.answering import Answerer
+
+    seen: list[list[float]] = []
+    read = Answerer.read
+
+    def spy(self: Answerer, *args: object, **kwargs: object) -> object:
+        reading = read(self, *args, **kwargs)  # type: ignore[arg-type]
+        seen.append([c.features.get("reader", 1.0) for c in reading.candidates])
+        return reading
+
+    monkeypatch.setattr(Answerer, "read", spy)
+    a = qa.answer("Which countries did Russians flee to?", index=seeds_index, only=["004_*"], top_n=3)
+    assert a.text == "Uzbekistan" and any(m <= 0 for m in seen[-1])  # a window that answers nothing was read
+    assert [(c.start, c.end) for c in a.citations] == [(4141, 4151)]  # "Some flee to Uzbekistan"
+    assert qa.verify(a, index=seeds_index) == []
+
+
 def test_other_answers_are_read_apart_and_never_change_the_answer(seeds_index: qa.Index) -> None:
     for q in (MINISTER, "How many Russians entered Kazakhstan?", "Who is Temur Umarov?"):
         one = qa.answer(q, index=seeds_index, threshold=0.0)
