@@ -115,6 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="extractive reader: 'bundled' (the default, or QA_READER), a path or a name; "
                         "'sentence': the best whole sentence")
     p.add_argument("--out", default=None, help="write per-question rows (JSONL) here")
+    p.add_argument("--threshold", type=float, default=None,
+                   help="no-answer threshold on confidence (default: the calibrated one, or QA_NO_ANSWER)")
     _rerank(p)
     _common(p)
 
@@ -402,11 +404,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from .evaluation import evaluate, format_table, read_questions
     from .files import atomic_write
 
+    if args.threshold is not None and not 0 <= args.threshold <= 1:
+        raise QAError(f"--threshold must be a confidence from 0 to 1, got {args.threshold:g}")
     out = _rows_file(args.out, args.questions) if args.out else None
     questions = read_questions(args.questions, Config.from_env().max_question_chars)[: args.limit]
     index = _index(args)
     answerer = Answerer(index, reader=get_reader(args.reader, index.config))
-    summary, rows = evaluate(index, questions, answerer)
+    summary, rows = evaluate(index, questions, answerer, threshold=args.threshold)
     if out is not None:
         text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
         try:

@@ -35,8 +35,8 @@ from .textnorm import exact_score, f1_score
 
 logger = logging.getLogger(__name__)
 
-KEYS = ("n", "recall@1", "recall@5", "recall@10", "mrr", "answer_contains@1", "sentence_contains@1",
-        "guess_sentence_contains@1", "HasAns_exact", "HasAns_f1",
+KEYS = ("n", "HasAns_total", "NoAns_total", "recall@1", "recall@5", "recall@10", "mrr", "answer_contains@1",
+        "sentence_contains@1", "guess_sentence_contains@1", "HasAns_exact", "HasAns_f1",
         "NoAns_exact", "exact", "f1", "citations_valid", "retrieve_ms_p50", "answer_ms_p50")
 
 
@@ -156,8 +156,10 @@ def evaluate(
     questions: Iterable[dict[str, Any]],
     answerer: Answerer | None = None,
     progress: Callable[[int, int], None] | None = None,
+    threshold: float | None = None,
 ) -> tuple[dict[str, float], list[dict[str, Any]]]:
-    """Answer every question and score it. Returns ``(summary, per_question_rows)``; summary keys: KEYS."""
+    """Answer every question and score it. Returns ``(summary, per_question_rows)``; summary keys: KEYS.
+    ``threshold``: the no-answer threshold the answers are given with (default: the configured one)."""
     questions = list(questions)
     answerer = answerer or Answerer(index)
     problems = gold_problems(index, questions)
@@ -176,7 +178,7 @@ def evaluate(
             hits = answerer.retrieve(q["question"], 10).hits[:10]
             r_ms.append((time.perf_counter() - t0) * 1000)
         t1 = time.perf_counter()
-        ans = answerer.answer(q["question"], history=q.get("history"), k=10)
+        ans = answerer.answer(q["question"], history=q.get("history"), k=10, threshold=threshold)
         a_ms.append((time.perf_counter() - t1) * 1000)
         if hits is None:  # a follow-up: retrieval is measured on the query the answerer searched with
             t0 = time.perf_counter()
@@ -219,6 +221,8 @@ def summarize(rows: list[dict[str, Any]], cites_ok: int, cites_all: int, r_ms: l
 
     return {
         "n": len(rows),
+        "HasAns_total": len(has),  # as SQuAD 2.0's own evaluation script counts them
+        "NoAns_total": len(no),
         "recall@1": share([r["rank"] is not None and r["rank"] <= 1 for r in has]),
         "recall@5": share([r["rank"] is not None and r["rank"] <= 5 for r in has]),
         "recall@10": share([r["rank"] is not None and r["rank"] <= 10 for r in has]),

@@ -406,6 +406,8 @@ def test_eval_json_keys(shared: tuple[Path, Path], tmp_path: Path) -> None:
     assert list(summary) == list(KEYS)
     assert list(summary) == [
         "n",
+        "HasAns_total",
+        "NoAns_total",
         "recall@1",
         "recall@5",
         "recall@10",
@@ -423,8 +425,15 @@ def test_eval_json_keys(shared: tuple[Path, Path], tmp_path: Path) -> None:
         "answer_ms_p50",
     ]
     assert summary["n"] == 3 and summary["citations_valid"] == 1.0 and summary["recall@1"] > 0
+    assert (summary["HasAns_total"], summary["NoAns_total"]) == (2, 1)
     rows = [json.loads(line) for line in rows_file.read_text().splitlines()]
     assert [row["id"] for row in rows] == ["a", "b", "c"]
+    # --threshold: at 1 every answer is withheld, at 0 none; out of range is a one-line error
+    for threshold, withheld in (("1", True), ("0", False)):
+        r = ok(run_qa("eval", "--questions", str(questions), "--threshold", threshold, "--json", *common(shared)))
+        assert json.loads(r.stdout)["NoAns_exact"] == (1.0 if withheld else 0.0)
+    one_line_error(run_qa("eval", "--questions", str(questions), "--threshold", "1.5", *common(shared)),
+                   "--threshold must be a confidence from 0 to 1")
     r = ok(run_qa("eval", "--questions", str(questions), "--limit", "1", *common(shared)))
     assert r.stdout.startswith("measure") and "recall@1" in r.stdout and "1.000" in r.stdout
 
