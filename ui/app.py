@@ -9,6 +9,7 @@ one, never half of an update.
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import logging
 import math
@@ -54,7 +55,8 @@ CSS = """
 #qa-chat .qa-answer-text { font-size: 1.06em; margin: 0 0 .55em 0; line-height: 1.45; }
 #qa-chat .qa-answer-text strong { font-weight: 700; }
 .qa-ref { color: var(--color-accent); font-weight: 600; font-size: .9em; }
-ol.qa-citations, ol.qa-nearest, ol.qa-hits { list-style: none; padding-left: 0; margin: .3em 0; }
+ol.qa-citations, ol.qa-nearest, ol.qa-hits, ol.qa-alternatives { list-style: none; padding-left: 0;
+  margin: .3em 0; }
 .qa-citation, .qa-hit, ol.qa-nearest > li { margin: .45em 0 .8em 0; }
 .qa-cite-head { font-size: .9em; }
 .qa-doc { font-family: var(--font-mono); font-weight: 600; font-size: .95em; }
@@ -91,24 +93,34 @@ mark { background: #fde68a; color: #111827; padding: .05em .15em; border-radius:
 @keyframes qa-spin { to { transform: rotate(360deg); } }
 @media (prefers-reduced-motion: reduce) { .qa-pending::after { animation: none; } }
 details.qa-more { margin-top: .5em; border-top: 1px solid var(--border-color-primary); }
-details.qa-more > summary { display: flex; align-items: center; gap: .45em; min-height: 44px; cursor: pointer;
-  font-weight: 600; font-size: .92em; list-style: none; border-radius: 4px; }
+details.qa-more > summary { display: flex; align-items: baseline; gap: .45em; min-height: 44px;
+  box-sizing: border-box; padding: .75em 0 .5em 0; cursor: pointer; font-weight: 600; font-size: .92em;
+  list-style: none; border-radius: 4px; }
 details.qa-more > summary::-webkit-details-marker { display: none; }
-details.qa-more > summary::before { content: "▸"; display: inline-block; width: 1em; text-align: center;
-  transition: transform .15s; }
+details.qa-more > summary::before { content: "▸" / ""; display: inline-block; width: 1em; text-align: center;
+  transition: transform .15s; }  /* "/ ''": the marker is not read out as part of the name */
 details.qa-more[open] > summary::before { transform: rotate(90deg); }
 details.qa-more > summary:focus-visible { outline: 2px solid var(--color-accent); outline-offset: 1px; }
 details.qa-more > :not(summary) { padding-bottom: .4em; }
-.qa-nw { white-space: nowrap; }  /* the badge wraps between its parts, never inside one */
-.qa-confidence { box-decoration-break: clone; -webkit-box-decoration-break: clone; }
+.qa-confidence, .qa-threshold-note { white-space: nowrap; }
+.qa-threshold-note { color: #6b7280; margin-left: .2em; }
 .qa-sr { position: absolute; width: 1px; height: 1px; overflow: hidden; clip-path: inset(50%);
   white-space: nowrap; user-select: none; }  /* read out, not shown, not copied */
 #qa-k input[type=range]:focus-visible, #qa-threshold input[type=range]:focus-visible {
   outline: 2px solid var(--color-accent); outline-offset: 3px; }
 #qa-ask, #qa-clear { min-height: 44px; }
 #qa-head h1 { font-size: 1.5em; margin: 0 0 .2em 0; }
-.dark .qa-where, .dark .qa-muted, .dark .qa-rank, .dark .qa-query, .dark .qa-scores { color: #a3aab5; }
-.dark .qa-notice, .dark .qa-legend, .dark .qa-scope, .dark .qa-pending { color: #d1d5db; }
+/* dark mode: one rule per selector (Gradio keeps .dark in front of only the first of a list) */
+.dark .qa-where { color: #a3aab5; }
+.dark .qa-muted { color: #a3aab5; }
+.dark .qa-rank { color: #a3aab5; }
+.dark .qa-query { color: #a3aab5; }
+.dark .qa-scores { color: #a3aab5; }
+.dark .qa-threshold-note { color: #a3aab5; }
+.dark .qa-notice { color: #d1d5db; }
+.dark .qa-legend { color: #d1d5db; }
+.dark .qa-scope { color: #d1d5db; }
+.dark .qa-pending { color: #d1d5db; }
 .dark .qa-notice.qa-error { color: #f87171; }
 @media (max-width: 640px) { #qa-question textarea { font-size: 16px; } }  /* iOS zooms in on smaller text */
 @media (prefers-reduced-motion: reduce) { details.qa-more > summary::before { transition: none; } }
@@ -140,10 +152,28 @@ class ChatService:
     def doc_ids(self) -> list[str]:
         return [d.doc_id for d in self._index.documents]
 
-    def scope_choices(self, title_chars: int = 60) -> list[tuple[str, str]]:
+    def resolve_scope(self, only: Sequence[str] | None) -> list[str]:
+        """"Ask only about" as ``qa.answer(only=...)`` takes it: each entry a document id or a pattern of ids,
+        kept as it is; else, typed text found in documents' titles (any case, the whole title) stands for
+        those documents; else it is kept, and ``qa.answer`` says that no document matches it."""
+        out: list[str] = []
+        ids = [d.doc_id for d in self._index.documents]
+        for entry in only or ():
+            entry = str(entry)
+            if entry in self._index.doc_by_id or any(fnmatch.fnmatchcase(i, entry) for i in ids):
+                out.append(entry)
+                continue
+            words = " ".join(entry.split()).casefold()
+            titled = [d.doc_id for d in self._index.documents
+                      if words and words in " ".join((d.title or "").split()).casefold()]
+            out.extend(titled or [entry])
+        return list(dict.fromkeys(out))
+
+    def scope_choices(self, title_chars: int = 40) -> list[tuple[str, str]]:
         """"Ask only about"'s choices: (what the list shows, the document id). The id comes first, as every
         citation names it, then the title, as ids are often file names that say little (``000_db4c….txt``);
-        typing filters on either."""
+        typing filters on either (and typed words of a title, entered, stand for its documents:
+        :meth:`resolve_scope`)."""
         choices = []
         for d in self._index.documents:
             title = " ".join((d.title or "").split())
@@ -367,6 +397,7 @@ def respond_steps(service: ChatService, message: str, chat: list | None, turns: 
     asked = [*chat, render.question_message(question)]
     yield KEEP, [*asked, render.pending_message()], turns  # the page emptied the box as it sent the question
     thr = None if threshold is None else float(threshold)
+    only = service.resolve_scope(only) or None  # words of a title typed under "Ask only about": its documents
     try:
         a = service.ask(question, history=render.history_from_turns(turns), k=_clamp_k(k), threshold=thr,
                         index=idx, only=only or None, top_n=top_n)
@@ -453,12 +484,16 @@ def build_app(index: Index | ChatService, docs_folder: str | Path | None = None,
     threshold_value = default_threshold(service.index)
 
     def on_submit(message: str, chat: list | None, turns: list | None, k: float, threshold: float,
-                  only: list[str] | None) -> Iterator[tuple[Any, list, list]]:
+                  only: list[str] | None) -> Iterator[tuple[Any, Any, Any, Any]]:
+        # Ask is disabled until the answer is in: a question sent meanwhile is not taken (the page would read
+        # the box only when the answer came, by when it may hold something else), and the text stays in the box
+        busy = gr.update(interactive=False)
         for value, messages, conversation in respond_steps(service, message, chat, turns, k, threshold, only):
-            yield (gr.skip() if value is KEEP else value), messages, conversation
+            yield (gr.skip() if value is KEEP else value), messages, conversation, busy
+        yield gr.skip(), gr.skip(), gr.skip(), gr.update(interactive=True)
 
     def on_example(chat: list | None, turns: list | None, k: float, threshold: float, only: list[str] | None,
-                   evt: gr.SelectData) -> Iterator[tuple[Any, list, list]]:
+                   evt: gr.SelectData) -> Iterator[tuple[Any, Any, Any, Any]]:
         """An example question clicked in the empty conversation: asked at once, as if typed and sent."""
         message = evt.value.get("text", "") if isinstance(evt.value, dict) else str(evt.value or "")
         yield from on_submit(message, chat, turns, k, threshold, only)
@@ -510,7 +545,7 @@ def build_app(index: Index | ChatService, docs_folder: str | Path | None = None,
                     examples=[{"text": e} for e in examples] if examples else None,  # a click asks it
                 )
                 with gr.Row():
-                    box = gr.Textbox(elem_id="qa-question", placeholder="Ask about the documents…",
+                    box = gr.Textbox(elem_id="qa-question", placeholder="Ask a question…",
                                      label="Question", show_label=False, scale=5, autofocus=True, max_lines=4,
                                      submit_btn=False)
                     send = gr.Button("Ask", variant="primary", scale=1, min_width=80, elem_id="qa-ask")
@@ -519,7 +554,7 @@ def build_app(index: Index | ChatService, docs_folder: str | Path | None = None,
                 scope = gr.Dropdown(choices=service.scope_choices(), value=[], multiselect=True,
                                     allow_custom_value=True, label="Ask only about",
                                     info="documents to search (none chosen: all); a pattern such as "
-                                         "reports/*.pdf, typed and Enter, works too",
+                                         "reports/*.pdf, or words of a title, typed and Enter, work too",
                                     elem_id="qa-scope")
                 with gr.Accordion("Settings", open=True):
                     k = gr.Slider(1, MAX_K, value=5, step=1, label="Passages shown", elem_id="qa-k")
@@ -541,10 +576,11 @@ def build_app(index: Index | ChatService, docs_folder: str | Path | None = None,
         # One listener for Enter and the button, so that neither sends again while an answer is pending; the
         # progress shows on the conversation, leaving the box free to type the next question in.
         gr.on([box.submit, send.click], on_submit, inputs=[box, chatbot, turns, k, threshold, scope],
-              outputs=[box, chatbot, turns], api_visibility="private", show_progress_on=[chatbot],
-              js=CLEAR_ON_SEND, trigger_mode="always_last")  # one sent while an answer is pending: asked next
+              outputs=[box, chatbot, turns, send], api_visibility="private", show_progress_on=[chatbot],
+              js=CLEAR_ON_SEND)
         chatbot.example_select(on_example, inputs=[chatbot, turns, k, threshold, scope],
-                               outputs=[box, chatbot, turns], api_visibility="private", show_progress_on=[chatbot])
+                               outputs=[box, chatbot, turns, send], api_visibility="private",
+                               show_progress_on=[chatbot])
         new_chat.click(lambda: ([], [], ""), None, [chatbot, turns, box], api_visibility="private", js=FOCUS_BOX)
         chatbot.clear(lambda: [], None, [turns], api_visibility="private")
         gr.api(ask, api_name="ask")

@@ -24,7 +24,8 @@
   function onScreen(el) {
     // where the page scrolls (the conversation's box taller than the window), bring el's top into the window
     const top = el.getBoundingClientRect().top;
-    if (top < 0 || top > window.innerHeight - 60) window.scrollBy(0, top - 8);
+    const seen = window.visualViewport ? window.visualViewport.height : window.innerHeight;  // the keyboard's not
+    if (top < 0 || top > seen - 60) window.scrollBy(0, top - 8);
   }
 
   function update() {
@@ -68,8 +69,11 @@
     const wrap = box(document.querySelector(CHAT));
     if (!wrap) return;
     const top = offsetIn(wrap, section);
-    if (top > wrap.scrollTop + wrap.clientHeight - 120) {
-      wrap.scrollTop = Math.min(Math.max(0, top - 80), wrap.scrollHeight - wrap.clientHeight);
+    const bottom = top + section.offsetHeight;
+    if (bottom > wrap.scrollTop + wrap.clientHeight) {  // what it holds runs below the view: show as much as
+      // fits, its start kept in view (near the top when it is taller than the view)
+      const want = Math.min(Math.max(0, top - 80), bottom - wrap.clientHeight + 16);
+      wrap.scrollTop = Math.min(Math.max(wrap.scrollTop, want), wrap.scrollHeight - wrap.clientHeight);
     }
     onScreen(section);
   }

@@ -113,9 +113,11 @@ def _confidence(conf: float, threshold: float | None) -> str:
     withheld = threshold is not None and conf < threshold
     level = "withheld" if withheld else "high" if conf >= 0.7 else "medium" if conf >= 0.45 else "low"
     word = "" if withheld else f" ({level})"
-    thr = f' · <span class="qa-nw">no-answer threshold {threshold:.2f}</span>' if threshold is not None else ""
+    # the threshold beside the badge, not in it: on a narrow screen it wraps to a line of its own
+    thr = (f'<span class="qa-sr">,</span> <span class="qa-threshold-note">no-answer threshold {threshold:.2f}</span>'
+           if threshold is not None else "")
     return (f'<span class="qa-confidence qa-{level}" title="calibrated probability that the answer is right">'
-            f'<span class="qa-nw">confidence {conf:.2f}{word}</span>{thr}</span>')
+            f"confidence {conf:.2f}{word}</span>{thr}")
 
 
 def _doc(doc_id: str, titles: Mapping[str, str] | None) -> str:

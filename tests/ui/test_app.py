@@ -49,6 +49,17 @@ def test_an_empty_question_sent_again_adds_no_second_notice(service: ChatService
     assert len(after) == len(asked) + 1  # after a question, the notice is shown again
 
 
+def test_words_of_a_title_typed_under_ask_only_about_stand_for_its_documents(service: ChatService) -> None:
+    titled = next(d for d in service.index.documents if d.title and len(d.title.split()) > 2)
+    words = " ".join(titled.title.split()[1:3]).upper()  # a part of the title, in another case
+    assert service.resolve_scope([words]) == [d.doc_id for d in service.index.documents
+                                              if words.casefold() in " ".join(d.title.split()).casefold()]
+    assert titled.doc_id in service.resolve_scope([words])
+    assert service.resolve_scope(["004_*", titled.doc_id, "ghost.txt"]) == ["004_*", titled.doc_id, "ghost.txt"]
+    _, messages, _ = chat.respond(service, "Who is the minister?", [], [], 5, 0.0, only=[words])
+    assert "qa-error" not in messages[-1]["content"]  # searched those documents, not refused as no id
+
+
 def test_ask_only_about_names_each_document_with_its_title(service: ChatService) -> None:
     choices = service.scope_choices()
     assert [value for _, value in choices] == service.doc_ids()

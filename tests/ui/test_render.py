@@ -237,7 +237,7 @@ def test_the_confidence_badge_says_withheld_under_the_threshold_and_nests_no_bra
     assert "no-answer threshold 0.18" in visible_text(shown) and "((" not in visible_text(shown)
     withheld = replace(a, text=None, no_answer=True, confidence=0.03, citations=())
     text = visible_text(render.render_answer(withheld, docs, threshold=0.18))
-    assert "well enough: confidence 0.03 · no-answer threshold 0.18" in text and "(" not in text.split("Nearest")[0]
+    assert "well enough: confidence 0.03, no-answer threshold 0.18" in text and "(" not in text.split("Nearest")[0]
     assert "qa-withheld" in render.render_answer(withheld, docs, threshold=0.18)
 
 
