@@ -48,7 +48,7 @@ def _common(p: argparse.ArgumentParser, json_output: bool = True) -> None:
 
 
 def _rerank(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--rerank", type=int, default=None, metavar="N",
+    p.add_argument("--rerank", type=_at_least_zero, default=None, metavar="N",
                    help="how many of the best passages the reader re-ranks where retrieval is unsure "
                         "(QA_RERANK_MARGIN; default: QA_RERANK, else 10; 0 turns it off)")
 
@@ -62,6 +62,28 @@ def _at_least_one(text: str) -> int:
     if n < 1:
         raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not {text!r}")
     return n
+
+
+def _at_least_zero(text: str) -> int:
+    """An option's whole number of at least 0."""
+    try:
+        n = int(text)
+    except ValueError:
+        n = -1
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 0, not {text!r}")
+    return n
+
+
+def _confidence(text: str) -> float:
+    """An option's confidence: a number from 0 to 1."""
+    try:
+        x = float(text)
+    except ValueError:
+        x = -1.0
+    if not 0 <= x <= 1:
+        raise argparse.ArgumentTypeError(f"must be a confidence from 0 to 1, not {text!r}")
+    return x
 
 
 class _Parser(argparse.ArgumentParser):
@@ -85,18 +107,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("retrieve", help="ranked passages for a question")
     p.add_argument("question")
-    p.add_argument("-k", type=int, default=5, help="how many passages (default 5)")
+    p.add_argument("-k", type=_at_least_one, default=5, help="how many passages (default 5)")
     _rerank(p)
     p.add_argument("--only", action="append", help="limit to a document id or glob (repeatable)")
     _common(p)
 
     p = sub.add_parser("ask", help="a cited answer to a question")
     p.add_argument("question")
-    p.add_argument("-k", type=int, default=5, help="passages shown with the answer (default 5)")
-    p.add_argument("--top-n", type=int, default=1, help="up to N distinct answers (default 1)")
+    p.add_argument("-k", type=_at_least_one, default=5, help="passages shown with the answer (default 5)")
+    p.add_argument("--top-n", type=_at_least_one, default=1, help="up to N distinct answers (default 1)")
     _rerank(p)
     p.add_argument("--history", action="append", help="an earlier question of the conversation (repeatable)")
-    p.add_argument("--threshold", type=float, default=None, help="no-answer threshold on confidence")
+    p.add_argument("--threshold", type=_confidence, default=None, help="no-answer threshold on confidence")
     p.add_argument("--reader", default=None,
                    help="extractive reader: 'bundled' (the default, or QA_READER), a path or a name; "
                         "'sentence': the best whole sentence")
@@ -115,7 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="extractive reader: 'bundled' (the default, or QA_READER), a path or a name; "
                         "'sentence': the best whole sentence")
     p.add_argument("--out", default=None, help="write per-question rows (JSONL) here")
-    p.add_argument("--threshold", type=float, default=None,
+    p.add_argument("--threshold", type=_confidence, default=None,
                    help="no-answer threshold on confidence (default: the calibrated one, or QA_NO_ANSWER)")
     _rerank(p)
     _common(p)
@@ -404,8 +426,6 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from .evaluation import evaluate, format_table, read_questions
     from .files import atomic_write
 
-    if args.threshold is not None and not 0 <= args.threshold <= 1:
-        raise QAError(f"--threshold must be a confidence from 0 to 1, got {args.threshold:g}")
     out = _rows_file(args.out, args.questions) if args.out else None
     questions = read_questions(args.questions, Config.from_env().max_question_chars)[: args.limit]
     index = _index(args)

@@ -369,7 +369,8 @@ def test_verify_counts_a_withheld_guess(shared: tuple[Path, Path], tmp_path: Pat
 
 @pytest.mark.parametrize("n", ["0", "-2"])
 def test_ask_top_n_below_one_is_one_line(shared: tuple[Path, Path], n: str) -> None:
-    one_line_error(run_qa("ask", HERONS, "--top-n", n, *common(shared)), "top_n must be a whole number of at least 1")
+    one_line_error(run_qa("ask", HERONS, "--top-n", n, *common(shared)),
+                   "argument --top-n: must be a whole number of at least 1")  # the option's name, not the API's
 
 
 def test_verify_missing_answer_file(shared: tuple[Path, Path], tmp_path: Path) -> None:
@@ -433,7 +434,7 @@ def test_eval_json_keys(shared: tuple[Path, Path], tmp_path: Path) -> None:
         r = ok(run_qa("eval", "--questions", str(questions), "--threshold", threshold, "--json", *common(shared)))
         assert json.loads(r.stdout)["NoAns_exact"] == (1.0 if withheld else 0.0)
     one_line_error(run_qa("eval", "--questions", str(questions), "--threshold", "1.5", *common(shared)),
-                   "--threshold must be a confidence from 0 to 1")
+                   "argument --threshold: must be a confidence from 0 to 1")
     r = ok(run_qa("eval", "--questions", str(questions), "--limit", "1", *common(shared)))
     assert r.stdout.startswith("measure") and "recall@1" in r.stdout and "1.000" in r.stdout
 
@@ -616,7 +617,9 @@ def test_model_mismatch_rebuilds(built: tuple[Path, Path]) -> None:
 def test_usage_errors_do_not_trace() -> None:
     r = run_qa()
     assert r.returncode == 2 and "usage: qa" in r.stderr and "Traceback" not in r.stderr
-    one_line_error(run_qa("ask", "q", "-k", "many"), "argument -k", "invalid int value", "see: qa ask --help")
+    one_line_error(run_qa("ask", "q", "-k", "many"), "argument -k", "must be a whole number", "see: qa ask --help")
+    one_line_error(run_qa("retrieve", "q", "-k", "0"), "argument -k: must be a whole number of at least 1")
+    one_line_error(run_qa("ask", "q", "--rerank", "-1"), "argument --rerank: must be a whole number of at least 0")
     assert run_qa("ask", "q", "-k", "many").returncode == 2
 
 
@@ -689,7 +692,8 @@ def test_a_setting_that_does_not_parse_is_one_line(
 
 def test_bad_values_of_ask_are_one_line_errors(shared: tuple[Path, Path], tmp_path: Path) -> None:
     for t in ("-1", "2", "inf"):
-        one_line_error(run_qa("ask", HERONS, "--threshold", t, *common(shared)), "threshold must be a number")
+        one_line_error(run_qa("ask", HERONS, "--threshold", t, *common(shared)),
+                       "argument --threshold: must be a confidence from 0 to 1")
     r = ok(run_qa("ask", "How many nesting herons did the \udcff team count?", "--threshold", "0",
                   *common(shared)))  # an undecodable byte in the argument
     assert "412" in r.stdout
