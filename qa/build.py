@@ -70,9 +70,11 @@ class _Chunks:
 def _chunk(doc: Document, max_tokens: int, count: Callable[[str], int], config: Config) -> _Chunks:
     c = _Chunks([], [], [], [], [], [], [])
     prefix = f"{doc.title}\n" if config.title_in_passage and doc.title else ""
+    if prefix and count(prefix) > max_tokens // 4:  # a title that long would crowd out the passage it heads
+        prefix = ""
     for (ps, pe), sentences in chunk_document(doc.text, max_tokens - count(prefix), count, config.min_words):
         # The title is given to the model as context, unless the passage starts with it already.
-        pre = "" if doc.text[ps:pe].startswith(doc.title) else prefix
+        pre = "" if not prefix or doc.text[ps:pe].startswith(doc.title) else prefix
         p = len(c.p_start)
         c.p_start.append(ps)
         c.p_end.append(pe)

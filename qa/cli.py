@@ -250,6 +250,19 @@ def _index(args: argparse.Namespace, docs: str | None = None, as_saved: bool = F
                     "%s: the documents folder it was built from, %s, is not there; using the index as saved "
                     "(give --docs to bring it up to date)", args.index_dir, saved)
             return index
+    if as_saved:
+        # to verify against: the index as saved, where it is this folder's (brought up to date first, it
+        # would be rewritten, and a changed document would be reported as a misquote rather than as changed)
+        from .errors import IndexFileError
+        from .index import default_index_dir
+
+        path = Path(args.index_dir) if args.index_dir is not None else default_index_dir(folder or DEFAULT_DOCS)
+        saved = _saved_docs_folder(path)
+        if saved is not None and saved.resolve() == Path(folder or DEFAULT_DOCS).resolve():
+            try:
+                return load_index(docs=None, index_dir=path, config=config, progress=False)
+            except IndexFileError:
+                pass  # damaged: rebuilt from the folder below, with its warning
     return load_index(docs=folder or DEFAULT_DOCS, index_dir=args.index_dir, config=config,
                       progress=sys.stderr.isatty())
 
@@ -284,7 +297,11 @@ def _check_question(args: argparse.Namespace) -> None:
 
 
 def cmd_index(args: argparse.Namespace) -> int:
+    from .errors import IndexFileError
+
     index = _index(args, args.folder)
+    if not index.saved:  # asking can go on from the index in memory; `qa index` is for the saved copy
+        raise IndexFileError(f"the index could not be saved to {index.path} (see the warning above)")
     info = {"index": str(index.path), "documents": len(index.documents), "passages": len(index),
             "sentences": len(index.corpus.s_passage), "model": index.embedder.model_id,
             "index_type": index.index_type}
@@ -379,15 +396,17 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from .results import Answer
 
     try:
-        raw = sys.stdin.read() if args.answer_file == "-" else Path(args.answer_file).read_text(encoding="utf-8")
+        raw = sys.stdin.read() if args.answer_file == "-" else Path(args.answer_file).read_text(encoding="utf-8-sig")
+        raw = raw.removeprefix("\ufeff")  # a byte-order mark, as some editors save JSON with
         data = json.loads(raw)
         ans = Answer.from_dict(data)
     except FileNotFoundError as exc:
         raise QAError(f"answer file not found: {args.answer_file}") from exc
     except OSError as exc:  # a folder, a file it may not read
         raise QAError(f"cannot read the answer file {args.answer_file} ({exc.strerror or exc})") from exc
-    except (ValueError, TypeError, KeyError, AttributeError) as exc:
-        raise QAError(f"{args.answer_file}: not an answer saved by `qa ask --json` ({exc})") from exc
+    except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
+        why = "nested too deeply" if isinstance(exc, RecursionError) else exc
+        raise QAError(f"{args.answer_file}: not an answer saved by `qa ask --json` ({why})") from exc
     problems = verify(ans, index=_index(args, as_saved=True))
     n = len(ans.citations) + sum(len(a.citations) for a in ans.alternatives)
     if args.json:

@@ -26,7 +26,12 @@ SUPPORTED_KINDS = ", ".join(sorted(SUPPORTED_SUFFIXES))
 #: that an index built before re-reads its files (whose bytes have not changed) and re-embeds those that differ.
 #: 2: a plain-text title is the document's headline (:func:`plain_title`), no longer its first line.
 #: 3: a text or HTML file that is not UTF-8 is read as Windows-1252 or -1251 (:func:`decode`), not with U+FFFD.
-EXTRACTION_VERSION = 3
+#: 4: UTF-32 with its byte-order mark is read as such (it was read as UTF-16); an HTML title left open ends where
+#:    the body or a block begins, and is cut at :data:`MAX_TITLE_CHARS`; comments in a .docx body are passed over.
+EXTRACTION_VERSION = 4
+#: The longest title kept (a longer one is cut, with "…"): it is shown with every citation and given to the
+#: model with each passage.
+MAX_TITLE_CHARS = 200
 
 
 @dataclass(frozen=True)
@@ -73,6 +78,8 @@ class _TextExtractor(HTMLParser):
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag == "body":  # </head> may be omitted: the body ends whatever was being skipped
             self._skip = 0
+        if tag == "body" or (tag in self._BLOCK and tag != "title"):  # nor a title left open
+            self._in_title = False
         if tag in self._SKIP:
             self._skip += 1
         if tag == "title":
@@ -105,22 +112,27 @@ def html_to_text(html: str) -> tuple[str, str]:
     for line in lines:
         if line or (out and out[-1]):
             out.append(line)
-    return "\n".join(out).strip() + "\n", " ".join(parser.title.split())
+    title = " ".join(parser.title.split())
+    if len(title) > MAX_TITLE_CHARS:
+        title = title[:MAX_TITLE_CHARS - 1].rstrip() + "…"
+    return "\n".join(out).strip() + "\n", title
 
 
 #: The 8-bit encodings a file that is not UTF-8 is read in, with how warnings name them: Windows-1252 (a
 #: superset of Latin-1, what "Latin-1" files mostly are), or Windows-1251 where that reading would make most
 #: letters accented (Cyrillic text).
 LEGACY_ENCODINGS = {"cp1252": "Windows-1252 (Western European)", "cp1251": "Windows-1251 (Cyrillic)"}
-_BOMS = ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
+# the UTF-32 marks first: UTF-32LE's begins with UTF-16LE's
+_BOMS = ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe\x00\x00", "utf-32"), (b"\x00\x00\xfe\xff", "utf-32"),
+         (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
 
 
 def decode(data: bytes, name: str) -> str:
     """The text of a plain-text or HTML file's bytes.
 
-    UTF-8, or UTF-16 with its byte-order mark (the mark dropped). Bytes that are not UTF-8 are read as an 8-bit
-    encoding (:data:`LEGACY_ENCODINGS`), with a warning naming it: "café" saved as Latin-1 stays "café". Where
-    the text is UTF-8 all the same (it has more valid multi-byte characters than invalid bytes: a damaged
+    UTF-8, or UTF-16 or UTF-32 with its byte-order mark (the mark dropped). Bytes that are not UTF-8 are read as
+    an 8-bit encoding (:data:`LEGACY_ENCODINGS`), with a warning naming it: "café" saved as Latin-1 stays "café".
+    Where the text is UTF-8 all the same (it has more valid multi-byte characters than invalid bytes: a damaged
     file), only the invalid bytes become U+FFFD, with a warning.
 
     Raises:

@@ -63,20 +63,25 @@ def pdf_text(data: bytes) -> Extracted:
         from pypdf import PdfReader
         from pypdf.errors import PdfReadError
 
-        logging.getLogger("pypdf").setLevel(logging.ERROR)  # its warnings name no file; ours do (UnreadableFile)
+        # its messages name no file, and it says "error" of what it reads around; ours name the file (UnreadableFile)
+        logging.getLogger("pypdf").setLevel(logging.CRITICAL)
     except ImportError as exc:  # pragma: no cover - a dependency
         raise UnreadableFile("reading PDF needs pypdf (pip install pypdf)") from exc
     try:
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted:
             try:
-                reader.decrypt("")
+                opened = reader.decrypt("")
             except Exception as exc:
                 raise UnreadableFile("the PDF is encrypted (no password known)") from exc
+            if not opened:  # pypdf says so with its result (PasswordType.NOT_DECRYPTED), not always by raising
+                raise UnreadableFile("the PDF is encrypted (no password known)")
         texts = [reflow(page.extract_text() or "") for page in reader.pages]
     except UnreadableFile:
         raise
     except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, OSError) as exc:
+        raise UnreadableFile(f"not a readable PDF ({exc.__class__.__name__}: {str(exc)[:80]})") from exc
+    except Exception as exc:  # pypdf's other errors for damaged files: unsupported filters, loops, limits
         raise UnreadableFile(f"not a readable PDF ({exc.__class__.__name__}: {str(exc)[:80]})") from exc
     parts, starts, empty = [], [], []
     at = 0
@@ -89,27 +94,60 @@ def pdf_text(data: bytes) -> Extracted:
     return Extracted("".join(parts).rstrip() + "\n", tuple(starts), tuple(empty))
 
 
+#: The most a Word document's parts may unpack to: a few hundred KB of .docx can hold gigabytes of XML (a
+#: "zip bomb"), which would take that much memory to read and hours to embed.
+MAX_UNPACKED_BYTES = 64 * 1024 * 1024
+
+
+def _unpacked_too_big(data: bytes) -> str | None:
+    """Why a .docx is refused unread when it unpacks to more than :data:`MAX_UNPACKED_BYTES`, else None."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            size = sum(info.file_size for info in z.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return None  # not a zip: reading it says so
+    if size > MAX_UNPACKED_BYTES:
+        return (f"unpacks to {size / 2**20:,.0f} MB, more than the {MAX_UNPACKED_BYTES // 2**20} MB a .docx may "
+                "(not read)")
+    return None
+
+
+def _is(node: object, name: str) -> bool:
+    """Whether an XML node is the element ``name`` of any namespace (comments and the like are not)."""
+    tag = getattr(node, "tag", None)
+    return isinstance(tag, str) and tag.endswith("}" + name)
+
+
 def docx_text(data: bytes) -> Extracted:
     """The paragraphs (and table cells) of a Word document, one paragraph per block."""
     try:
         import docx
     except ImportError as exc:  # pragma: no cover - a dependency
         raise UnreadableFile("reading .docx needs python-docx (pip install python-docx)") from exc
+    too_big = _unpacked_too_big(data)
+    if too_big:
+        raise UnreadableFile(too_big)
     try:
         d = docx.Document(io.BytesIO(data))
+        body = d.element.body
+        if body is None:
+            raise ValueError("no document body")
     except Exception as exc:  # python-docx raises a zoo of errors for broken packages
         raise UnreadableFile(f"not a readable .docx ({exc.__class__.__name__})") from exc
     blocks: list[str] = []
-    body = d.element.body
     for child in body.iterchildren():
+        if not isinstance(child.tag, str):  # a comment, a processing instruction or an entity: no text
+            continue
         tag = child.tag.rsplit("}", 1)[-1]
         if tag == "p":
-            text = "".join(node.text or "" for node in child.iter() if node.tag.endswith("}t"))
+            text = "".join(node.text or "" for node in child.iter() if _is(node, "t"))
             blocks.append(" ".join(text.split()))
         elif tag == "tbl":
             for row in child.iter():
-                if row.tag.endswith("}tc"):
-                    cell = "".join(node.text or "" for node in row.iter() if node.tag.endswith("}t"))
+                if _is(row, "tc"):
+                    cell = "".join(node.text or "" for node in row.iter() if _is(node, "t"))
                     blocks.append(" ".join(cell.split()))
     text = "\n\n".join(b for b in blocks if b)
     return Extracted(text + "\n" if text else "")

@@ -547,6 +547,8 @@ def _update_index(saved: Index | None, folder: Path, path: Path, embedder: Embed
     # Same order as the folder, so results do not depend on edit history.
     pos = {doc_id: i for i, doc_id in enumerate(order)}
     corpus = reorder(corpus, [pos[d.doc_id] for d in corpus.docs])
+    if corpus.n_passages == 0:  # documents whose text makes no passage (too short to keep): nothing to search
+        raise DocumentsError(f"no passage to index in {folder}: the documents' text is too short to search")
     index = Index(corpus, embedder, config, path, folder,
                   index_type=choose_index_type(config, corpus.n_passages), skipped=skipped)
     if save:

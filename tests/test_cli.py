@@ -336,8 +336,8 @@ def test_verify_after_the_document_changed(built: tuple[Path, Path], tmp_path: P
     (docs / "alpha.txt").write_text("New first line.\n" + ALPHA, encoding="utf-8")
     v = run_qa("verify", str(answer_file), "--index", str(idx), "--model", "hashing")  # saved index as is
     assert v.returncode == 1 and "alpha.txt changed since it was indexed" in v.stdout
-    v = run_qa("verify", str(answer_file), *common(built))  # re-indexed first: the quote moved
-    assert v.returncode == 1 and "does not equal" in v.stdout
+    v = run_qa("verify", str(answer_file), *common(built))  # with the folder too: against the index as saved
+    assert v.returncode == 1 and "alpha.txt changed since it was indexed" in v.stdout
     a = json.loads(ok(run_qa("ask", HERONS, "--threshold", "0", "--json", *common(built))).stdout)
     assert a["citations"][0]["start"] == json.loads(r.stdout)["citations"][0]["start"] + len(
         "New first line.\n"
@@ -848,3 +848,32 @@ def test_an_embedding_model_that_is_not_there_offline_is_said_before_any_index_i
                env={"HF_HUB_OFFLINE": "1"})
     line = one_line_error(r, "'no-such/model'", "HF_HUB_OFFLINE is set")
     assert "rebuilding" not in r.stderr, line  # the saved index is not said to be rebuilt, and is left as it was
+
+
+def test_qa_index_fails_when_the_index_cannot_be_saved(built: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch,
+                                                       capsys, cli_main) -> None:
+    docs, idx = built
+    (docs / "delta.txt").write_text("The delta survey counted 77 kingfishers along the canal.\n", encoding="utf-8")
+
+    def read_only(self, path=None):  # type: ignore[no-untyped-def]
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(qa.index.Index, "save", read_only)
+    code = cli_main(["index", str(docs), "--index", str(idx), "--model", "hashing"])
+    err = capsys.readouterr().err
+    assert code != 0 and f"error: the index could not be saved to {idx}" in err and "Traceback" not in err
+
+
+def test_verify_with_the_folder_checks_against_the_index_as_saved(built: tuple[Path, Path], tmp_path: Path) -> None:
+    docs, idx = built
+    r = ok(run_qa("ask", HERONS, "--threshold", "0", "--json", *common(built)))
+    (tmp_path / "answer.json").write_bytes(b"\xef\xbb\xbf" + r.stdout.encode("utf-8"))  # saved with a BOM
+    before = {p.name: p.stat().st_mtime_ns for p in idx.iterdir()}
+    alpha = docs / "alpha.txt"
+    alpha.write_text("A new first line.\n" + alpha.read_text(encoding="utf-8"), encoding="utf-8")
+    v = run_qa("verify", str(tmp_path / "answer.json"), *common(built))
+    assert v.returncode == 1 and "Traceback" not in v.stderr
+    assert "changed since it was indexed" in v.stdout, v.stdout  # said as it is, not as a misquote
+    assert {p.name: p.stat().st_mtime_ns for p in idx.iterdir()} == before  # and the index was left as it was
+    (tmp_path / "deep.json").write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
+    one_line_error(run_qa("verify", str(tmp_path / "deep.json"), *common(built)), "nested too deeply")

@@ -259,3 +259,21 @@ def test_txt_with_markup_is_kept_literally(tmp_path: Path) -> None:
     write_docs(tmp_path, {"notes.txt": raw})
     (doc,) = load_documents(tmp_path)
     assert doc.text == raw
+
+
+def test_utf32_with_its_byte_order_mark_is_read_as_utf32() -> None:
+    from qa.documents import decode
+
+    text = "Ferry service began in 1889.\n"
+    assert decode(text.encode("utf-32"), "u.txt") == text  # not as UTF-16, which its mark also starts like
+    assert decode(text.encode("utf-16"), "u.txt") == text
+
+
+def test_an_html_title_left_open_ends_at_the_body_and_a_long_one_is_cut() -> None:
+    from qa.documents import MAX_TITLE_CHARS, html_to_text
+
+    text, title = html_to_text("<title>Museums<body>" + "".join(f"<p>Museum {i} opened in {1800 + i}.</p>"
+                                                                for i in range(30)))
+    assert title == "Museums" and "Museum 29 opened in 1829." in text
+    _, title = html_to_text("<title>" + "cat " * 300 + "</title><p>The cat sat.</p>")
+    assert len(title) == MAX_TITLE_CHARS and title.endswith("…")

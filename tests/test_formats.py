@@ -124,3 +124,50 @@ def test_cli_ask_prints_the_page_and_json_carries_it(office: Path, tmp_path: Pat
     saved.write_text(r.stdout, encoding="utf-8")
     r = run_qa("verify", str(saved), *args)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_damaged_files_that_their_libraries_fail_on_oddly_are_one_warning(tmp_path: Path,
+                                                                          caplog: pytest.LogCaptureFixture) -> None:
+    """pypdf raises NotImplementedError for an unknown filter (and other errors outside PdfReadError for loops
+    and limits); python-docx hands back comments in the body as nodes whose tag is not text; neither may stop
+    the folder being indexed, and pypdf's own log lines ("error: Advanced encoding …") are not shown."""
+    import io
+    import zipfile
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    good = make_pdf(tmp_path / "good.pdf", [["The furnace at Hollow Ridge produced 8,400 bottles in March."]])
+    data = good.read_bytes()
+    (docs / "filter.pdf").write_bytes(data.replace(b"/FlateDecode", b"/FlateDecodX"))
+    (docs / "encoding.pdf").write_bytes(data.replace(b"/WinAnsiEncoding", b"/WinAnsiEncodinX"))
+    made = make_docx(tmp_path / "c.docx", ["The kiln was relined in April."])
+    buf = io.BytesIO()
+    with zipfile.ZipFile(made) as z, zipfile.ZipFile(buf, "w") as out:
+        for item in z.infolist():
+            body = z.read(item.filename)
+            if item.filename == "word/document.xml":
+                body = body.replace(b"<w:body>", b"<w:body><!-- generated --><?pi x?>")
+            out.writestr(item, body)
+    (docs / "comment.docx").write_bytes(buf.getvalue())
+    (docs / "notes.txt").write_text("The harbour wall was rebuilt in 1962.\n", encoding="utf-8")
+    with caplog.at_level(logging.WARNING):
+        docs_read = {d.doc_id: d for d in load_documents(docs)}
+    assert "filter.pdf" not in docs_read and "filter.pdf: not a readable PDF (NotImplementedError" in caplog.text
+    assert "8,400" in docs_read["encoding.pdf"].text
+    assert docs_read["comment.docx"].text == "The kiln was relined in April.\n"
+    assert "Advanced encoding" not in caplog.text
+    assert not [r for r in caplog.records if r.name.startswith("pypdf")]
+
+
+def test_a_docx_that_unpacks_to_too_much_is_refused_unread(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                           caplog: pytest.LogCaptureFixture) -> None:
+    import qa.formats
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    make_docx(docs / "big.docx", ["word " * 20_000])
+    (docs / "notes.txt").write_text("The harbour wall was rebuilt in 1962.\n", encoding="utf-8")
+    monkeypatch.setattr(qa.formats, "MAX_UNPACKED_BYTES", 64 * 1024)  # as a zip bomb is to the real limit
+    with caplog.at_level(logging.WARNING):
+        ids = [d.doc_id for d in load_documents(docs)]
+    assert ids == ["notes.txt"] and "big.docx: unpacks to" in caplog.text and "(not read)" in caplog.text

@@ -633,3 +633,18 @@ def test_a_skipped_file_is_remembered_and_read_again_only_when_it_changes(tmp_pa
         qa.load_index(docs=docs, index_dir=idx, config=HASHING)
     said = [r.getMessage() for r in caplog.records]
     assert len(said) == 1 and said[0].startswith("blob.txt: it holds NUL bytes") and said[0].endswith("; skipped")
+
+
+def test_a_title_as_long_as_a_passage_is_not_put_before_each_passage(tmp_path: Path) -> None:
+    """A title taking the whole token budget left no room for the passage (a crash at exactly the budget, one
+    token passages near it): a title longer than a quarter of it heads no passage."""
+    from qa.build import _chunk
+    from qa.documents import Document
+
+    body = "Herons nested on the island in spring. The team counted 412 of them in May.\n"
+    doc = Document("t.html", body, "0" * 64, title="cat " * 252)
+    chunks = _chunk(doc, 256, lambda t: len(t.split()), HASHING)
+    assert [doc.text[s:e] for s, e in zip(chunks.p_start, chunks.p_end)] == [body.strip()]
+    assert chunks.texts == [body.strip()]
+    short = _chunk(Document("t.html", body, "0" * 64, title="Island survey"), 256, lambda t: len(t.split()), HASHING)
+    assert HASHING.title_in_passage and short.texts == ["Island survey\n" + body.strip()]  # a short one heads it
