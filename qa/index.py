@@ -328,6 +328,29 @@ def open_saved(path: Path, embedder: Embedder, config: Config) -> Index:
         raise IndexFileError(f"{path}: unreadable ({exc.__class__.__name__}: {why[:160]})") from exc
 
 
+def _corpus_problem(corpus: Corpus) -> str | None:
+    """What is wrong with a saved corpus's documents and spans (a hand-edited or hostile index), else None:
+    its fields of the wrong type, passages of no document, offsets outside their document's text."""
+    for d in corpus.docs:
+        if not all(isinstance(v, str) for v in (d.doc_id, d.text, d.sha256, d.title)):
+            return f"document {d.doc_id!r}: a field that is not text"
+        if not all(isinstance(x, int) and not isinstance(x, bool) and 0 <= x <= len(d.text) for x in d.pages):
+            return f"document {d.doc_id!r}: page starts that are not offsets in its text"
+    n_docs, n_pass = len(corpus.docs), len(corpus.p_start)
+    if n_pass and (corpus.p_doc.min() < 0 or corpus.p_doc.max() >= n_docs):
+        return "a passage of no document"
+    if len(corpus.s_passage) and (corpus.s_passage.min() < 0 or corpus.s_passage.max() >= n_pass):
+        return "a sentence of no passage"
+    lengths = np.array([len(d.text) for d in corpus.docs], np.int64)
+    p_len = lengths[corpus.p_doc] if n_pass else np.zeros(0, np.int64)
+    if n_pass and ((corpus.p_start < 0) | (corpus.p_start > corpus.p_end) | (corpus.p_end > p_len)).any():
+        return "passage offsets outside their document"
+    s_len = p_len[corpus.s_passage] if len(corpus.s_passage) else np.zeros(0, np.int64)
+    if len(s_len) and ((corpus.s_start < 0) | (corpus.s_start > corpus.s_end) | (corpus.s_end > s_len)).any():
+        return "sentence offsets outside their document"
+    return None
+
+
 def _open_saved(path: Path, embedder: Embedder, config: Config) -> Index:
     manifest = read_manifest(path)
     if manifest.get("model") != embedder.model_id:
@@ -353,6 +376,9 @@ def _open_saved(path: Path, embedder: Embedder, config: Config) -> Index:
                         spans["s_start"], spans["s_end"], p_vec, s_vec)
     except (OSError, ValueError, KeyError) as exc:
         raise IndexFileError(f"{path}: unreadable ({exc})") from exc
+    problem = _corpus_problem(corpus)
+    if problem:
+        raise IndexFileError(f"{path}: damaged ({problem})")
     if p_vec.shape != (corpus.n_passages, manifest["dim"]) or len(s_vec) != len(corpus.s_passage):
         raise IndexFileError(f"{path}: vector shapes do not match the manifest")
     faiss_index = None

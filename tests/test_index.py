@@ -344,7 +344,50 @@ def _garbage_texts(index_dir: Path) -> None:
     (index_dir / MANIFEST).write_text(json.dumps(m))
 
 
+def _rewrite(index_dir: Path, name: str, data: bytes) -> None:
+    """Replace a file of the index and its checksum in the manifest, as a hostile index would."""
+    (index_dir / name).write_bytes(data)
+    m = json.loads((index_dir / MANIFEST).read_text())
+    m["files"][name] = {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    (index_dir / MANIFEST).write_text(json.dumps(m))
+
+
+def _pages_not_offsets(index_dir: Path) -> None:  # the manifest has no checksum of its own
+    m = json.loads((index_dir / MANIFEST).read_text())
+    m["documents"][0]["pages"] = "abc"
+    (index_dir / MANIFEST).write_text(json.dumps(m))
+
+
+def _texts_not_text(index_dir: Path) -> None:
+    n = len(json.loads((index_dir / "texts.json").read_text()))
+    _rewrite(index_dir, "texts.json", json.dumps(list(range(n))).encode())
+
+
+def _spans_out_of_range(index_dir: Path) -> None:
+    import io
+
+    spans = dict(np.load(index_dir / "spans.npz"))
+    spans["p_doc"] = spans["p_doc"] + 1000  # passages of no document
+    buf = io.BytesIO()
+    np.savez(buf, **spans)
+    _rewrite(index_dir, "spans.npz", buf.getvalue())
+
+
+def _negative_offsets(index_dir: Path) -> None:
+    import io
+
+    spans = dict(np.load(index_dir / "spans.npz"))
+    spans["s_start"] = spans["s_start"] - 5
+    buf = io.BytesIO()
+    np.savez(buf, **spans)
+    _rewrite(index_dir, "spans.npz", buf.getvalue())
+
+
 DAMAGE = [
+    _pages_not_offsets,
+    _texts_not_text,
+    _spans_out_of_range,
+    _negative_offsets,
     _truncate,
     _flip,
     _garbage_manifest,
