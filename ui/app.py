@@ -109,6 +109,7 @@ details.qa-more > :not(summary) { padding-bottom: .4em; }
 #qa-k input[type=range]:focus-visible, #qa-threshold input[type=range]:focus-visible {
   outline: 2px solid var(--color-accent); outline-offset: 3px; }
 #qa-ask, #qa-clear { min-height: 44px; }
+#qa-chat button[aria-label="Clear"] { display: none; }  /* Gradio's bin: the New chat button does that */
 #qa-head h1 { font-size: 1.5em; margin: 0 0 .2em 0; }
 /* dark mode: one rule per selector (Gradio keeps .dark in front of only the first of a list) */
 .dark .qa-where { color: #a3aab5; }

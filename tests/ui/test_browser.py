@@ -257,7 +257,10 @@ def test_sources_open_from_the_keyboard_and_messages_are_read_as_text(page: Any)
     assert page.locator("#qa-chat .message.user .qa-sr").first.text_content() == "You asked: "
     # the messages are not dimmed: Gradio's .8 opacity took the greys under 4.5:1
     assert reply.evaluate("e => getComputedStyle(e.closest('.prose')).opacity") == "1"
-    # New chat empties the conversation and gives the question box the focus
+    # Gradio's bin icon is hidden (a second, 18 px, first-in-Tab-order New chat); New chat empties the
+    # conversation and gives the question box the focus
+    assert page.locator("#qa-chat button[aria-label='Clear']").count() == 1  # Gradio's own: still there
+    assert not page.locator("#qa-chat button[aria-label='Clear']").is_visible()
     page.locator("#qa-clear").click()
     page.wait_for_function("() => !document.querySelector('#qa-chat .qa-answer')", timeout=10_000)
     assert page.evaluate("() => document.activeElement === document.querySelector('#qa-question textarea')")
