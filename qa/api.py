@@ -106,6 +106,8 @@ def retrieve(question: str, k: int = 5, index: Index | None = None,
     is unsure of its first place, the reader re-ranks the best ``QA_RERANK`` (10) passages first
     (:mod:`qa.rerank`): those hits also carry ``reader_score`` and ``rerank_score``, the score they are ordered by.
     """
+    if isinstance(k, Index):  # retrieve(question, index): answer() takes the index second, retrieve() k
+        raise ArgumentError("give the index as index=…: retrieve(question, k=5, index=None) takes k second")
     idx = _resolve(index)
     q = clean_question(question, idx.config.max_question_chars)
     k = positive_int("k", k)

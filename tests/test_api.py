@@ -141,6 +141,7 @@ def test_history_given_as_one_question_is_one_turn_and_bad_turns_are_argument_er
     lambda index: qa.load_index("seeds", config={"model": "x"}),
     lambda index: qa.Answer.from_dict([]),
     lambda index: qa.answer("What did the team count?", index=index, reader=3),
+    lambda index: qa.retrieve("What did the team count?", index),
     lambda index: qa.answer("What did the team count?", index=index, reader=["bundled"]),
     lambda index: qa.Answer.from_dict({"citations": [], "no_answer": True, "passages": [{"text": "x"}]}),
     lambda index: qa.Answer.from_dict({"citations": [], "no_answer": True, "passages": [
