@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any, NoReturn
 
-from .display import inert_json, visible, visible_name
+from .display import clip, inert_json, visible, visible_name
 
 log = logging.getLogger("qa")
 
@@ -267,11 +267,6 @@ def _index(args: argparse.Namespace, docs: str | None = None, as_saved: bool = F
                       progress=sys.stderr.isatty())
 
 
-def _clip(text: str, n: int) -> str:
-    """``text`` cut to ``n`` characters, with "…" where it was cut."""
-    return text if len(text) <= n else text[:n] + "…"
-
-
 def _finite(obj: Any) -> Any:
     """``obj`` with NaN (a metric with nothing to measure, e.g. NoAns_exact without unanswerable questions)
     as None, so that the output is strict JSON (``null``)."""
@@ -329,7 +324,7 @@ def cmd_retrieve(args: argparse.Namespace) -> int:
         else:  # the order is the re-ranked one: show the score that made it first
             scores = f"re-ranked {h.rerank_score:.3f} (retrieval {h.score:.3f}: {parts}; reader {h.reader_score:+.2f})"
         _show(f"{h.rank}. {visible_name(h.doc_id)}:{h.start}-{h.end}  {scores}")
-        _show(f"   {_clip(text, 300)}")
+        _show(f"   {clip(text, 300)}")
     return 0
 
 
@@ -360,7 +355,7 @@ def _print_answer(a: Any) -> None:
     if a.no_answer:
         _show(f"The documents do not say (confidence {a.confidence:.2f}). Nearest passages:")
         for h in a.passages[:3]:
-            _show(f"  - {visible_name(h.doc_id)}:{h.start}-{h.end}  {_clip(' '.join(h.text.split()), 200)}")
+            _show(f"  - {visible_name(h.doc_id)}:{h.start}-{h.end}  {clip(' '.join(h.text.split()), 200)}")
         return
     _show(" ".join(a.text.split()))
     for n, c in enumerate(a.citations, 1):
@@ -373,7 +368,7 @@ def _print_answer(a: Any) -> None:
     for n, alt in enumerate(a.alternatives, 2):
         c = alt.citations[0]
         where = f"{visible_name(c.doc_id)}:{c.start}-{c.end}"
-        _show(f"  other answer {n}: {_clip(' '.join((alt.text or '').split()), 200)}  ({where}, "
+        _show(f"  other answer {n}: {clip(' '.join((alt.text or '').split()), 200)}  ({where}, "
               f"confidence {alt.confidence:.2f})")
 
 

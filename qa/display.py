@@ -27,6 +27,11 @@ _JSON_RAW = re.compile("[\x7f-\x9f\u2028\u2029" + "".join(map(chr, BIDI_CONTROLS
 _INVISIBLE_IN_NAMES = re.compile("[\u061c\u200b-\u200f\u2060-\u2064\ufeff]")
 
 
+def clip(text: str, n: int) -> str:
+    """``text`` in at most ``n`` characters: where it is longer, cut and ended with "…"."""
+    return text if len(text) <= n else text[:n - 1].rstrip() + "…"
+
+
 def code_point(ch: str) -> str:
     """``‹U+202E›``: how a hidden character is shown."""
     return f"\u2039U+{ord(ch):04X}\u203a"

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 
+from .display import clip
 from .errors import DocumentsError
 from .formats import UnreadableFile, docx_text, pdf_text
 
@@ -112,10 +113,7 @@ def html_to_text(html: str) -> tuple[str, str]:
     for line in lines:
         if line or (out and out[-1]):
             out.append(line)
-    title = " ".join(parser.title.split())
-    if len(title) > MAX_TITLE_CHARS:
-        title = title[:MAX_TITLE_CHARS - 1].rstrip() + "…"
-    return "\n".join(out).strip() + "\n", title
+    return "\n".join(out).strip() + "\n", clip(" ".join(parser.title.split()), MAX_TITLE_CHARS)
 
 
 #: The 8-bit encodings a file that is not UTF-8 is read in, with how warnings name them: Windows-1252 (a

@@ -6,11 +6,8 @@ import reprlib
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from .display import clip
 from .errors import ArgumentError
-
-
-def _clip(text: str, n: int = 80) -> str:
-    return text if len(text) <= n else text[:n - 1] + "…"
 
 
 @dataclass(frozen=True)
@@ -171,7 +168,7 @@ class Answer:
         cites = ", ".join(f"{c.doc_id}:{c.start}-{c.end}" for c in self.citations)
         more = f", alternatives={len(self.alternatives)}" if self.alternatives else ""
         return (f"Answer({said}, confidence={self.confidence:.3f}, citations=[{cites}], "
-                f"passages={len(self.passages)}{more}, question={_clip(self.question)!r})")
+                f"passages={len(self.passages)}{more}, question={clip(self.question, 80)!r})")
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -39,3 +39,12 @@ def test_a_name_shows_what_is_invisible_in_it_so_two_names_never_look_alike() ->
     assert visible_name("a\u200fb\u061c\ufeff\u2060.txt") == "a‹U+200F›b‹U+061C›‹U+FEFF›‹U+2060›.txt"
     assert visible_name("x\ny\u202e.txt") == "x‹U+000A›y‹U+202E›.txt"  # and what visible() shows
     assert visible("نص\u200fعربي") == "نص\u200fعربي"  # in document text the marks stay
+
+
+def test_clip_keeps_text_within_its_length_and_says_where_it_cut() -> None:
+    from qa.display import clip
+
+    assert clip("short", 10) == "short"
+    assert clip("a" * 10, 10) == "a" * 10
+    assert clip("word " * 10, 12) == "word word w…" and len(clip("word " * 10, 12)) <= 12
+    assert clip("word word word", 11) == "word word…"  # no space left before the ellipsis

@@ -25,7 +25,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home from
 
 import qa  # noqa: E402
 from qa.api import DEFAULT_DOCS  # noqa: E402
-from qa.display import visible_name  # noqa: E402
+from qa.display import clip, visible_name  # noqa: E402
 from qa.documents import SUPPORTED_KINDS, SUPPORTED_SUFFIXES  # noqa: E402
 from qa.errors import QAError  # noqa: E402
 from qa.files import sha256_file  # noqa: E402
@@ -177,8 +177,7 @@ class ChatService:
         :meth:`resolve_scope`)."""
         choices = []
         for d in self._index.documents:
-            title = " ".join((d.title or "").split())
-            title = title if len(title) <= title_chars else title[:title_chars - 1] + "…"
+            title = clip(" ".join((d.title or "").split()), title_chars)
             choices.append((f"{visible_name(d.doc_id)} — {title}" if title else visible_name(d.doc_id), d.doc_id))
         return choices
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from qa.display import BIDI_CONTROLS, code_point, visible_name
+from qa.display import BIDI_CONTROLS, clip, code_point, visible_name
 
 # Characters with a meaning in HTML or Markdown, written as numeric entities so neither parser acts on them.
 _ENTITIES = {ord(ch): f"&#{ord(ch)};" for ch in "&<>\"'\\`*_[]{}()#+!|~$="}
@@ -123,7 +123,7 @@ def _confidence(conf: float, threshold: float | None) -> str:
 def _doc(doc_id: str, titles: Mapping[str, str] | None) -> str:
     """The document's name; its title (the HTML title, else the headline: qa.documents.plain_title) as a tooltip."""
     title = " ".join(((titles or {}).get(doc_id) or "").split())
-    title = title if len(title) <= 200 else title[:199] + "…"
+    title = clip(title, 200)
     tip = f' title="{esc(title)}"' if title else ""
     return f'<span class="qa-doc"{tip}>{esc(visible_name(doc_id))}</span>'
 
@@ -319,7 +319,7 @@ def render_documents(docs: Iterable[Any], folder: str | None = None) -> str:
     rows = []
     for d in docs:
         title = " ".join((_get(d, "title", "") or "").split())
-        title = title if len(title) <= 70 else title[:69] + "…"
+        title = clip(title, 70)
         chars = _get(d, "chars")
         if chars is None:
             chars = len(_get(d, "text", "") or "")
