@@ -9,6 +9,25 @@ from typing import Any
 from .display import clip
 from .errors import ArgumentError
 
+_KINDS = {str: "text", int: "a whole number", float: "a number"}
+
+
+def _field(data: dict[str, Any], what: str, name: str, want: type, optional: bool = False) -> Any:
+    """``data[name]`` of a saved ``what`` ("citation", "passage"), checked to be text (``want=str``), a whole
+    number (``int``) or any number (``float``, returned as a float); missing or None only where ``optional``
+    (then None). Else an :class:`~qa.errors.ArgumentError` naming the field."""
+    value = data.get(name)
+    if value is None and (optional or name not in data):
+        if optional:
+            return None
+        raise ArgumentError(f"a {what} has no {name!r}")
+    if not isinstance(value, bool):  # True is an int to Python, and no offset, score or text here
+        if want is float and isinstance(value, int | float):
+            return float(value)
+        if want is not float and isinstance(value, want):
+            return value
+    raise ArgumentError(f"a {what}'s {name!r} must be {_KINDS[want]}, not {reprlib.repr(value)}")
+
 
 @dataclass(frozen=True)
 class Span:
@@ -84,28 +103,15 @@ class Hit:
         missing or of the wrong type."""
         if not isinstance(data, dict):
             raise ArgumentError(f"a passage must be an object, not {type(data).__name__}")
-        for name, want in (("doc_id", str), ("text", str), ("start", int), ("end", int)):
-            if name not in data:
-                raise ArgumentError(f"a passage has no {name!r}")
-            if not isinstance(data[name], want) or isinstance(data[name], bool):
-                raise ArgumentError(f"a passage's {name!r} must be {'text' if want is str else 'a whole number'}, "
-                                    f"not {reprlib.repr(data[name])}")
-        scores = {}
-        for name in ("score", "dense_score", "bm25_score", "sentence_score", "reader_score", "rerank_score"):
-            value = data.get(name)
-            if value is None:
-                if name in ("score", "dense_score", "bm25_score"):
-                    raise ArgumentError(f"a passage has no {name!r}")
-                continue
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise ArgumentError(f"a passage's {name!r} must be a number, not {reprlib.repr(value)}")
-            scores[name] = float(value)
+        doc_id, text = (_field(data, "passage", name, str) for name in ("doc_id", "text"))
+        start, end = (_field(data, "passage", name, int) for name in ("start", "end"))
+        score, dense, bm25 = (_field(data, "passage", name, float) for name in ("score", "dense_score", "bm25_score"))
+        sentence, reader, rerank = (_field(data, "passage", name, float, optional=True)
+                                    for name in ("sentence_score", "reader_score", "rerank_score"))
         title = data["title"] if isinstance(data.get("title"), str) else ""
-        passage = Passage(data["doc_id"], data["start"], data["end"], data["text"], title=title)
         rank = data.get("rank", 0)
-        return cls(passage, scores["score"], scores["dense_score"], scores["bm25_score"],
-                   scores.get("sentence_score", 0.0), rank if isinstance(rank, int) else 0,
-                   scores.get("reader_score"), scores.get("rerank_score"))
+        return cls(Passage(doc_id, start, end, text, title=title), score, dense, bm25,
+                   0.0 if sentence is None else sentence, rank if isinstance(rank, int) else 0, reader, rerank)
 
 
 @dataclass(frozen=True)
@@ -131,19 +137,8 @@ class Citation:
         wrong type (so that a hand-edited answer file is reported, not checked with strings for offsets)."""
         if not isinstance(data, dict):
             raise ArgumentError(f"a citation must be an object, not {type(data).__name__}")
-        values: dict[str, Any] = {}
-        for name in cls.__dataclass_fields__:
-            if name not in data:
-                if name == "page":
-                    continue
-                raise ArgumentError(f"a citation has no {name!r}")
-            v = data[name]
-            want = str if name in ("doc_id", "quote") else int
-            if not (isinstance(v, want) and not isinstance(v, bool)) and not (name == "page" and v is None):
-                raise ArgumentError(f"a citation's {name!r} must be {'text' if want is str else 'a whole number'}, "
-                                    f"not {v!r}")
-            values[name] = v
-        return cls(**values)
+        return cls(**{name: _field(data, "citation", name, str if name in ("doc_id", "quote") else int,
+                                   optional=name == "page") for name in cls.__dataclass_fields__})
 
 
 @dataclass(frozen=True)
