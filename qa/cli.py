@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -53,26 +54,22 @@ def _rerank(p: argparse.ArgumentParser) -> None:
                         "(QA_RERANK_MARGIN; default: QA_RERANK, else 10; 0 turns it off)")
 
 
-def _at_least_one(text: str) -> int:
-    """An option's whole number of at least 1 (argparse reports the error in one line)."""
-    try:
-        n = int(text)
-    except ValueError:
-        n = 0
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not {text!r}")
-    return n
+def _whole_number(least: int) -> Callable[[str], int]:
+    """An option's type: a whole number of at least ``least`` (argparse reports the error in one line)."""
+
+    def whole(text: str) -> int:
+        try:
+            n = int(text)
+        except ValueError:
+            n = least - 1
+        if n < least:
+            raise argparse.ArgumentTypeError(f"must be a whole number of at least {least}, not {text!r}")
+        return n
+
+    return whole
 
 
-def _at_least_zero(text: str) -> int:
-    """An option's whole number of at least 0."""
-    try:
-        n = int(text)
-    except ValueError:
-        n = -1
-    if n < 0:
-        raise argparse.ArgumentTypeError(f"must be a whole number of at least 0, not {text!r}")
-    return n
+_at_least_one, _at_least_zero = _whole_number(1), _whole_number(0)
 
 
 def _confidence(text: str) -> float:
