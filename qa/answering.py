@@ -23,6 +23,7 @@ from .answertype import adds_nothing, asks_statement, expected_type, offers, quo
 from .bm25 import tokenize
 from .calibration import calibrator_for
 from .config import Config
+from .display import shows_nothing, without_silent
 from .errors import QAError, QuestionError
 from .followup import SHORT_ANSWER_WORDS, complete_turns, contextualize, needs_context, referent, resolve, turn_answer
 from .index import Index
@@ -54,8 +55,9 @@ def clean_question(question: object, max_chars: int) -> str:
         raise QuestionError(f"the question must be text, not {type(question).__name__}")
     # a lone surrogate (an undecodable byte in a command-line argument) cannot be encoded: it becomes U+FFFD
     q = _SURROGATE.sub("\ufffd", question)
-    q = " ".join(_CONTROL.sub(" ", q).split())
-    if not q:
+    # characters that show as nothing split the words they stand in ("Kaz\u200bakhstan" matches nothing)
+    q = " ".join(without_silent(_CONTROL.sub(" ", q)).split())
+    if shows_nothing(q):
         raise QuestionError("the question is empty: ask something about the documents")
     if len(q) > max_chars:
         raise QuestionError(f"the question is {len(q):,} characters long; the limit is {max_chars:,} "

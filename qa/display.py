@@ -27,6 +27,26 @@ _JSON_RAW = re.compile("[\x7f-\x9f\u2028\u2029" + "".join(map(chr, BIDI_CONTROLS
 _INVISIBLE_IN_NAMES = re.compile("[\u061c\u200b-\u200f\u2060-\u2064\ufeff]")
 
 
+# Characters that show as nothing and say nothing in a question: the soft hyphen, zero-width spaces, the word
+# joiner and its kin, byte-order marks, directional marks and controls (the zero-width joiner and non-joiner
+# shape Indic and Persian words: they are kept in a question, but alone they are nothing to ask about either)
+_SAYS_NOTHING = "\u00ad\u061c\u180e\u200b\u200e\u200f\u2060-\u2064\ufeff" + "".join(map(chr, BIDI_CONTROLS))
+_SILENT = re.compile(f"[{_SAYS_NOTHING}]")
+_SOMETHING = re.compile(f"[^\\s\u200c\u200d{_SAYS_NOTHING}]")
+
+
+def shows_nothing(text: str) -> bool:
+    """Whether ``text`` holds nothing a reader would see: only whitespace and characters that show as nothing
+    (zero-width spaces and joiners, the soft hyphen, byte-order and directional marks)."""
+    return _SOMETHING.search(text) is None
+
+
+def without_silent(text: str) -> str:
+    """``text`` without the characters that show as nothing and join no letters (the soft hyphen, zero-width
+    spaces, byte-order and directional marks): "Kaz", a zero-width space and "akhstan" become "Kazakhstan"."""
+    return _SILENT.sub("", text)
+
+
 def clip(text: str, n: int) -> str:
     """``text`` in at most ``n`` characters: where it is longer, cut and ended with "…"."""
     return text if len(text) <= n else text[:n - 1].rstrip() + "…"

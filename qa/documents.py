@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 
-from .display import clip
+from .display import clip, shows_nothing
 from .errors import DocumentsError
 from .formats import UnreadableFile, docx_text, pdf_text
 
@@ -305,7 +305,7 @@ def read_document(folder: Path, path: Path, data: bytes | None = None) -> Docume
     except UnreadableFile as exc:
         logger.warning("%s: %s; skipped", doc_id, exc)
         return None
-    if not text.strip():
+    if shows_nothing(text):  # zero-width characters alone would make passages that show nothing
         if path.suffix.lower() in PDF_SUFFIXES:
             logger.warning("%s: no text layer on any page (a scanned PDF?); skipped: run OCR on it first "
                            "(e.g. ocrmypdf) to make it searchable", doc_id)

@@ -27,6 +27,7 @@ import numpy as np
 
 from .answering import Answerer, clean_question
 from .citations import check_citation
+from .display import shows_nothing
 from .errors import QAError, QuestionError
 from .followup import is_turn
 from .index import Index
@@ -71,7 +72,7 @@ def read_questions(path: str | Path, max_chars: int | None = None) -> list[dict[
             raise QAError(f"{path}:{n}: not JSON ({exc})") from exc
         if not isinstance(q, dict) or not isinstance(q.get("question"), str):
             raise QAError(f"{path}:{n}: not a question object (a JSON object with \"question\" text)")
-        if not q["question"].strip():
+        if shows_nothing(q["question"]):
             raise QAError(f"{path}:{n}: the question is empty")
         q.setdefault("answers", [])
         if not isinstance(q["answers"], list) or not all(

@@ -153,6 +153,13 @@ def test_clean_question() -> None:
     assert clean_question("x" * 50, 50) == "x" * 50
     with pytest.raises(QuestionError):
         clean_question("x" * 51, 50)
+    # characters that show as nothing: dropped where they split a word, and alone they are no question
+    assert clean_question("Who left Kaz\u200bakhstan\u00ad?\ufeff", 100) == "Who left Kazakhstan?"
+    persian = "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645"  # its zero-width non-joiner shapes the word
+    assert clean_question(persian, 100) == persian
+    for nothing in ("\u200b\u200b", "\ufeff \u200e\u2060", "\u200d\u202e"):
+        with pytest.raises(QuestionError, match="the question is empty"):
+            clean_question(nothing, 100)
 
 
 def test_question_limit_from_environment(monkeypatch) -> None:

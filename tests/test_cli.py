@@ -453,7 +453,7 @@ def test_eval_bad_question_file(shared: tuple[Path, Path], tmp_path: Path) -> No
 # -- bad input ---------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("question", ["", "   ", "\t\n"])
+@pytest.mark.parametrize("question", ["", "   ", "\t\n", "\u200b\u200b", "\ufeff \u200e"])
 @pytest.mark.parametrize("command", ["ask", "retrieve"])
 def test_empty_question(shared: tuple[Path, Path], command: str, question: str) -> None:
     r = run_qa(command, question, *common(shared))

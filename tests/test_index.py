@@ -650,6 +650,15 @@ def test_an_index_type_faiss_cannot_build_is_refused_before_embedding(docs_dir: 
     assert emb.passage_calls == 0 and not (tmp_path / "i").exists()
 
 
+def test_a_file_of_zero_width_characters_is_empty(tmp_path: Path, caplog) -> None:
+    docs = write_docs(tmp_path / "docs", {"ok.txt": "The ferry leaves at six from the north pier.\n",
+                                          "invisible.txt": "\ufeff\u200b\u200b\n\u2060\u00ad \u200e\n"})
+    with caplog.at_level(logging.WARNING, logger="qa"):
+        index = qa.load_index(docs=docs, index_dir=tmp_path / "idx", config=HASHING)
+    assert "invisible.txt: empty (no text); skipped" in caplog.text  # no passage that shows nothing
+    assert [d.doc_id for d in index.corpus.docs] == ["ok.txt"]
+
+
 def test_a_skipped_file_is_remembered_and_read_again_only_when_it_changes(tmp_path: Path, caplog) -> None:
     docs = write_docs(tmp_path / "docs", {"ok.txt": "The ferry leaves at six from the north pier.\n",
                                           "empty.txt": "  \n", "blob.txt": b"\x00\x01binary"})

@@ -25,7 +25,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home from
 
 import qa  # noqa: E402
 from qa.api import DEFAULT_DOCS  # noqa: E402
-from qa.display import clip, visible_name  # noqa: E402
+from qa.display import clip, shows_nothing, visible_name  # noqa: E402
 from qa.documents import SUPPORTED_KINDS, SUPPORTED_SUFFIXES  # noqa: E402
 from qa.errors import QAError  # noqa: E402
 from qa.files import sha256_file  # noqa: E402
@@ -384,7 +384,7 @@ def respond_steps(service: ChatService, message: str, chat: list | None, turns: 
     chat = list(chat or [])
     turns = list(turns or [])
     question = (message or "").strip()
-    if not question:
+    if shows_nothing(question):  # nothing typed, or only characters that show as nothing
         notice = render.notice_message(EMPTY_QUESTION)
         repeated = bool(chat) and message_text(chat[-1]) == notice["content"]  # once, however often sent
         yield "", chat if repeated else [*chat, notice], turns

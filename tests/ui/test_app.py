@@ -68,7 +68,7 @@ def test_ask_only_about_names_each_document_with_its_title(service: ChatService)
                           for label, value in titled)
 
 
-@pytest.mark.parametrize("empty", ["", "   ", "\n\t", None])
+@pytest.mark.parametrize("empty", ["", "   ", "\n\t", None, "\u200b\ufeff"])
 def test_empty_question_gets_a_friendly_message_not_an_error(service: ChatService, empty: str | None) -> None:
     box, messages, turns = chat.respond(service, empty, [], [], 5, 0.3)  # type: ignore[arg-type]
     assert box == "" and turns == []
