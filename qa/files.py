@@ -137,10 +137,29 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)  # read by setting it: once, at import, before any thread writes a file
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _umask()
+
+
+def temp_dir(parent: Path, prefix: str) -> Path:
+    """A new empty folder in ``parent`` to fill and then move into place, with the permissions a folder made
+    there gets (``tempfile.mkdtemp`` makes it private, 0700, which the index it becomes would keep)."""
+    tmp = Path(tempfile.mkdtemp(dir=parent, prefix=prefix))
+    os.chmod(tmp, 0o777 & ~_UMASK)
+    return tmp
+
+
 def atomic_write(path: Path, write: Callable[[Any], None], mode: str = "wb") -> None:
-    """Write ``path`` with ``write(file)``: all of it, or (on any error) nothing, the old file left as it was."""
+    """Write ``path`` with ``write(file)``: all of it, or (on any error) nothing, the old file left as it was.
+    The file gets the permissions a new file gets (the umask's), not the temporary file's private 0600."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~_UMASK)
         with os.fdopen(fd, mode) as f:
             write(f)
             f.flush()

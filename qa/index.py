@@ -21,7 +21,6 @@ import json
 import logging
 import os
 import shutil
-import tempfile
 import time
 import zipfile
 from functools import cached_property
@@ -37,7 +36,7 @@ from .corpus import FORMAT_VERSION, Corpus, reorder
 from .documents import EXTRACTION_VERSION, Document, check_folder, hash_bytes, iter_files, no_documents, read_document
 from .embedding import Embedder, make_embedder
 from .errors import DocumentsError, IndexFileError
-from .files import atomic_write, folder_lock, sha256_file
+from .files import atomic_write, folder_lock, sha256_file, temp_dir
 from .results import Passage
 
 logger = logging.getLogger(__name__)
@@ -272,7 +271,7 @@ class _SavedBM25:
             return
         tmp = None
         try:
-            tmp = Path(tempfile.mkdtemp(dir=self.folder.parent, prefix=f".{BM25_FOLDER}-"))
+            tmp = temp_dir(self.folder.parent, f".{BM25_FOLDER}-")
             bm.save(tmp)
             (tmp / "key").write_text(key, encoding="utf-8")  # last: a copy without it is never used
             old = self.folder.with_name(f"{tmp.name}-old")

@@ -16,12 +16,13 @@ import json
 import logging
 import os
 import shutil
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from .files import temp_dir
 
 logger = logging.getLogger(__name__)
 
@@ -92,7 +93,7 @@ def export(model_dir: str | Path, kind: str = ENCODER) -> Path:
     model = loader.from_pretrained(str(model_dir)).float().eval()
     logger.info("exporting %s to ONNX (once) in %s", model_dir, out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=out.name + ".", dir=out.parent))
+    tmp = temp_dir(out.parent, out.name + ".")
     try:
         ids = torch.ones((2, 16), dtype=torch.long)
         axes = {"input_ids": {0: "batch", 1: "tokens"}, "attention_mask": {0: "batch", 1: "tokens"},

@@ -700,3 +700,22 @@ def test_a_title_as_long_as_a_passage_is_not_put_before_each_passage(tmp_path: P
     assert chunks.texts == [body.strip()]
     short = _chunk(Document("t.html", body, "0" * 64, title="Island survey"), 256, lambda t: len(t.split()), HASHING)
     assert HASHING.title_in_passage and short.texts == ["Island survey\n" + body.strip()]  # a short one heads it
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")
+def test_a_saved_index_has_the_permissions_new_files_get(docs_dir: Path, tmp_path: Path) -> None:
+    # written through temporary files (0600, 0700), it had kept them: another account could not open it
+    old = os.umask(0o027)
+    try:
+        from qa import files
+        saved_umask, files._UMASK = files._UMASK, 0o027
+        try:
+            qa.load_index(docs=docs_dir, index_dir=tmp_path / "idx", config=HASHING)
+        finally:
+            files._UMASK = saved_umask
+    finally:
+        os.umask(old)
+    modes = {p.relative_to(tmp_path / "idx").as_posix(): p.stat().st_mode & 0o777
+             for p in (tmp_path / "idx").rglob("*") if p.name != LOCK_NAME}
+    assert modes[MANIFEST] == modes["texts.json"] == 0o640 and modes[BM25_FOLDER] == 0o750, modes
+    assert all(m in (0o640, 0o750) for m in modes.values()), modes
