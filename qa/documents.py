@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -251,8 +252,8 @@ def hash_bytes(data: bytes) -> str:
 def iter_files(folder: Path) -> Iterable[Path]:
     """Supported files below ``folder``, recursively, in a stable order (by path); hidden files and folders
     skipped. Links to folders are followed, each real folder read once: a link back to a folder already read
-    (a loop, or a second link to the same folder) is skipped with a warning, and so is a folder that cannot be
-    listed. A document's id stays its path through the link."""
+    (a loop, or a second link to the same folder) is skipped with a warning, and so are a folder that cannot be
+    listed and a link to nothing. A document's id stays its path through the link."""
     seen: dict[Path, str] = {}  # each real folder read, and the path it was read under
 
     def walk(path: Path) -> Iterable[Path]:
@@ -273,6 +274,9 @@ def iter_files(folder: Path) -> Iterable[Path]:
                 yield from walk(entry)
             elif entry.is_file() and entry.suffix.lower() in SUPPORTED_SUFFIXES:
                 yield entry
+            elif entry.is_symlink() and not entry.exists():  # what it stood for is not read: say so
+                logger.warning("%s: a link to %s, which does not exist; skipped", entry.relative_to(folder).as_posix(),
+                               os.readlink(entry))
 
     yield from walk(folder)
 

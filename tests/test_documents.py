@@ -46,6 +46,7 @@ def test_links_to_folders_are_followed_and_each_real_folder_read_once(tmp_path: 
         found = [p.relative_to(docs).as_posix() for p in iter_files(docs)]
     assert found == ["a.txt", "linked/x.txt", "sub/b.txt"]  # by path, as before links were followed
     assert sorted(r.getMessage() for r in caplog.records) == [
+        f"gone: a link to {tmp_path / 'missing'}, which does not exist; skipped",  # not silently
         "same/: the same folder as linked/ (a link), read once; skipped",
         "sub/up/: the same folder as ./ (a link), read once; skipped",
     ]
