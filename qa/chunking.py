@@ -98,6 +98,9 @@ def _segmenter():  # pragma: no cover - trivial
 #: seeds/ is this long (the longest: 4,063 characters).
 SEGMENT_CHARS = 10_000
 _SENTENCE_END = re.compile(r"[.!?\u2026][\"'\u201d\u2019)\]]*\s+|\n")
+# the characters at which pysbd may end a sentence ("1) ... 2) ..." lists among them): a text with none of
+# them is one sentence
+_MAY_SPLIT = re.compile("[.!?)\n\r\u2026\u203c\u2047-\u2049\u3002\uff01\uff1f]")
 
 
 def _stretches(text: str, start: int, end: int, limit: int = SEGMENT_CHARS) -> Spans:
@@ -125,6 +128,9 @@ def split_sentences(text: str, start: int = 0, end: int | None = None) -> Spans:
     if end - start > SEGMENT_CHARS:
         return [span for s, e in _stretches(text, start, end) for span in split_sentences(text, s, e)]
     chunk = text[start:end]
+    if not _MAY_SPLIT.search(chunk):  # pysbd would return it whole, in time that grows with its square
+        s, e = _strip(text, start, end)
+        return [(s, e)] if e > s else []
     spans: Spans = []
     cursor = 0
     for seg in _segmenter().segment(chunk):
@@ -189,12 +195,31 @@ def _cut_words(text: str, start: int, end: int, max_tokens: int, count: Callable
     out: Spans = []
     i = 0
     while i < len(words):
-        j = i + 1
-        while j < len(words) and _fits(text, words[i][0], words[j][1], max_tokens, count):
-            j += 1
-        out.append((words[i][0], words[j - 1][1]))
+        first = words[i][0]
+
+        def fits(j: int, first: int = first) -> bool:  # words[i:j] in one passage
+            return _fits(text, first, words[j - 1][1], max_tokens, count)
+
+        j = _last_true(i + 1, len(words), fits)
+        out.append((first, words[j - 1][1]))
         i = j
     return out
+
+
+def _last_true(lo: int, hi: int, ok: Callable[[int], bool]) -> int:
+    """The largest ``j`` in ``lo..hi`` with ``ok(j)``, for an ``ok`` that holds up to some point and not after
+    it; ``lo`` when none above it does. Found by doubling the step, then halving it: in :func:`_cut_words`,
+    ``ok(j)`` counts the tokens of words i..j, and trying each j in turn counted a passage of k words k times."""
+    good, bad, step = lo, hi + 1, 1  # ok(good) is taken as true, ok(bad) as false
+    while good + step < bad:
+        if not ok(good + step):
+            bad = good + step
+            break
+        good, step = good + step, step * 2
+    while bad - good > 1:
+        mid = (good + bad) // 2
+        good, bad = (mid, bad) if ok(mid) else (good, mid)
+    return good
 
 
 def chunk_document(

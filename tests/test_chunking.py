@@ -228,15 +228,19 @@ def test_index_passages_respect_model_token_limit(docs_dir: Path, index_dir: Pat
         assert approx_tokens(prefix + p.text) <= 64
 
 
-def test_a_long_paragraph_without_sentence_ends_is_segmented_in_stretches_quickly() -> None:
+@pytest.mark.parametrize("words", [["river", "border", "Almaty", "steppe"], ["river", "(border)", "Almaty"]],
+                         ids=["nothing-ends-a-sentence", "brackets"])
+def test_a_long_paragraph_without_sentence_ends_is_segmented_in_stretches_quickly(words: list[str]) -> None:
     import time
 
     from qa.chunking import SEGMENT_CHARS, _stretches
 
-    text = " ".join(["river", "border", "Almaty", "steppe"] * 15_000)  # 300,000 characters, no full stop
+    text = " ".join(words * 15_000)  # 210,000 to 300,000 characters, no full stop
     t = time.perf_counter()
     spans = split_sentences(text)
-    assert time.perf_counter() - t < 30  # pysbd alone: about 50 s here, growing with the square of the length
+    # pysbd alone: about 50 s here, growing with the square of the length; by stretches, a few seconds (one
+    # ")" in each, where pysbd may end a sentence), or none where nothing in it can end one
+    assert time.perf_counter() - t < (30 if ")" in text else 1)
     assert spans[0][0] == 0 and spans[-1][1] == len(text)
     assert all(a < b <= c for (a, b), (c, _) in zip(spans, spans[1:], strict=False))
     stretches = _stretches(text, 0, len(text))
@@ -244,6 +248,24 @@ def test_a_long_paragraph_without_sentence_ends_is_segmented_in_stretches_quickl
     assert all(text[e - 1] == " " for _, e in stretches[:-1])  # cut after a space, not inside a word
     prose = "The ferry left. " * 1_000  # cut after a sentence end where there is one
     assert all(prose[s:e].endswith(". ") for s, e in _stretches(prose, 0, len(prose))[:-1])
+
+
+def test_an_overlong_sentence_is_cut_counting_each_passage_a_few_times() -> None:
+    calls = []
+
+    def count(text: str) -> int:
+        calls.append(len(text))
+        return approx_tokens(text)
+
+    text = " ".join(f"w{i}" for i in range(20_000))
+    spans = pack_sentences([(0, len(text))], text, 50, count)
+    assert uncovered(text, spans) == [] and all(approx_tokens(text[s:e]) <= 50 for s, e in spans)
+    # each passage as long as fits: one more word would not
+    for s, e in spans[:-1]:
+        after = text.find(" ", e + 1)
+        assert approx_tokens(text[s:after if after > 0 else len(text)]) > 50
+    # found by doubling and halving: about 2 log2(37) counts a passage of 37 words, not 37 (74,000 in all)
+    assert len(calls) < 15 * len(spans), (len(calls), len(spans))
 
 
 def test_a_word_longer_than_a_passage_is_cut_into_passages_that_fit() -> None:
