@@ -251,15 +251,17 @@ def hash_bytes(data: bytes) -> str:
 
 def iter_files(folder: Path) -> Iterable[Path]:
     """Supported files below ``folder``, recursively, in a stable order (by path); hidden files and folders
-    skipped. Links to folders are followed, each real folder read once: a link back to a folder already read
-    (a loop, or a second link to the same folder) is skipped with a warning, and so are a folder that cannot be
-    listed and a link to nothing. A document's id stays its path through the link."""
+    skipped. Links to folders outside ``folder`` are followed, each real folder read once (a second link to
+    the same one is skipped); a link to a folder inside it is skipped, its files read where they are, so that
+    a document's id is its real path whatever links point at it. A folder that cannot be listed and a link to
+    nothing are skipped with a warning. A document's id is its path, through the link where it was followed."""
+    root = folder.resolve()
     seen: dict[Path, str] = {}  # each real folder read, and the path it was read under
 
     def walk(path: Path) -> Iterable[Path]:
         rel, real = path.relative_to(folder).as_posix() + "/", path.resolve()
-        if real in seen:
-            logger.warning("%s: the same folder as %s (a link), read once; skipped", rel, seen[real])
+        if real in seen:  # nothing is lost: its files are read once, under the first path
+            logger.info("%s: the same folder as %s (a link), read once; skipped", rel, seen[real])
             return
         seen[real] = rel
         try:
@@ -271,6 +273,10 @@ def iter_files(folder: Path) -> Iterable[Path]:
             if entry.name.startswith("."):
                 continue
             if entry.is_dir():
+                if entry.is_symlink() and _inside(entry.resolve(), root):  # read where it is, by its own path
+                    logger.info("%s/: a link to %s inside the documents folder, read there; skipped",
+                                entry.relative_to(folder).as_posix(), entry.resolve())
+                    continue
                 yield from walk(entry)
             elif entry.is_file() and entry.suffix.lower() in SUPPORTED_SUFFIXES:
                 yield entry
@@ -279,6 +285,11 @@ def iter_files(folder: Path) -> Iterable[Path]:
                                os.readlink(entry))
 
     yield from walk(folder)
+
+
+def _inside(path: Path, root: Path) -> bool:
+    """Whether ``path`` is ``root`` or below it, reached without links: both resolved."""
+    return path == root or root in path.parents
 
 
 def check_folder(folder: str | Path) -> Path:

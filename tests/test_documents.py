@@ -41,14 +41,18 @@ def test_links_to_folders_are_followed_and_each_real_folder_read_once(tmp_path: 
     (docs / "linked").symlink_to(shared)
     (docs / "same").symlink_to(shared)  # a second link to the same folder
     (docs / "sub" / "up").symlink_to(docs)  # a loop
+    (docs / "archive").symlink_to("sub")  # a link to a folder inside: sorts before it, yet "sub/" stays the id
     (docs / "gone").symlink_to(tmp_path / "missing")  # a broken link
-    with caplog.at_level(logging.WARNING, logger="qa"):
+    with caplog.at_level(logging.INFO, logger="qa"):
         found = [p.relative_to(docs).as_posix() for p in iter_files(docs)]
     assert found == ["a.txt", "linked/x.txt", "sub/b.txt"]  # by path, as before links were followed
-    assert sorted(r.getMessage() for r in caplog.records) == [
-        f"gone: a link to {tmp_path / 'missing'}, which does not exist; skipped",  # not silently
+    # only what is lost is a warning: the folders skipped are read once, under their own path
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == [
+        f"gone: a link to {tmp_path / 'missing'}, which does not exist; skipped"]
+    assert sorted(r.getMessage() for r in caplog.records if r.levelno < logging.WARNING) == [
+        f"archive/: a link to {(docs / 'sub').resolve()} inside the documents folder, read there; skipped",
         "same/: the same folder as linked/ (a link), read once; skipped",
-        "sub/up/: the same folder as ./ (a link), read once; skipped",
+        f"sub/up/: a link to {docs.resolve()} inside the documents folder, read there; skipped",
     ]
     assert [d.doc_id for d in load_documents(docs)] == found
 
