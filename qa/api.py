@@ -40,10 +40,42 @@ _warned_missing = False  # the missing bundled reader is reported once
 logger = logging.getLogger(__name__)
 
 
-def load_index(docs: str | Path | None = DEFAULT_DOCS, index_dir: str | Path | None = None,
+class _DocsNotGiven:
+    """``load_index``'s ``docs`` left out: ``seeds/``, or with ``index_dir`` alone the folder that index was
+    built from (as ``qa ask --index DIR`` does)."""
+
+    def __repr__(self) -> str:
+        return f"{DEFAULT_DOCS!r} (or, given index_dir alone, the folder that index was built from)"
+
+
+_DOCS_NOT_GIVEN: Any = _DocsNotGiven()
+
+
+def _docs_of(index_dir: str | Path) -> str | Path | None:
+    """What ``load_index(index_dir=...)`` reads: the folder the saved index there was built from, or the
+    index as saved where that folder is gone (with a warning) or unknown; ``seeds/`` where there is no index
+    (built there). Never the default documents over another folder's index."""
+    saved = _index.saved_docs_folder(Path(index_dir))
+    if saved is not None and str(saved) and saved.is_dir():
+        return saved
+    if saved is not None or _index.holds_an_index(Path(index_dir)):
+        if saved is not None and str(saved):
+            logger.warning("%s: the documents folder it was built from, %s, is not there; using the index as "
+                           "saved (give docs= to bring it up to date)", index_dir, saved)
+        return None
+    return DEFAULT_DOCS
+
+
+def load_index(docs: str | Path | None = _DOCS_NOT_GIVEN, index_dir: str | Path | None = None,
                config: Config | None = None, **kwargs: Any) -> Index:
     """The index of ``docs`` (a folder), built or brought up to date, saved under ``index_dir``
-    (default ``embeddings/<folder name>``). See :func:`qa.index.load_index` for the other arguments."""
+    (default ``embeddings/<folder name>``). ``docs`` left out is ``seeds/``, except with ``index_dir``
+    alone: then the folder that index was built from, brought up to date (or the index as saved, where that
+    folder is gone). ``docs=None`` uses the saved index as it is. See :func:`qa.index.load_index` for the
+    other arguments."""
+    if docs is _DOCS_NOT_GIVEN:
+        docs = DEFAULT_DOCS if index_dir is None or not isinstance(index_dir, str | os.PathLike) \
+            else _docs_of(index_dir)
     for name, value in (("docs", docs), ("index_dir", index_dir)):
         if value is not None and not isinstance(value, str | os.PathLike):
             raise ArgumentError(f"{name} must be a folder (a str or a Path), not {type(value).__name__}")

@@ -93,6 +93,12 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"error: {' '.join(message.split())} (see: {self.prog} --help)\n")
 
 
+def _question(p: argparse.ArgumentParser) -> None:
+    # `qa ask Who is the minister?` (unquoted) is the question its words make, not "unrecognized arguments"
+    p.add_argument("question", nargs="+", metavar="QUESTION",
+                   help="the question, best quoted (its words are joined with spaces if not)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="qa", description="Ask questions about a folder of documents; answers are cited verbatim spans.")
@@ -103,15 +109,17 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
 
     p = sub.add_parser("retrieve", help="ranked passages for a question")
-    p.add_argument("question")
+    _question(p)
     p.add_argument("-k", type=_at_least_one, default=5, help="how many passages (default 5)")
     _rerank(p)
     p.add_argument("--only", action="append", help="limit to a document id or glob (repeatable)")
     _common(p)
 
     p = sub.add_parser("ask", help="a cited answer to a question")
-    p.add_argument("question")
-    p.add_argument("-k", type=_at_least_one, default=5, help="passages shown with the answer (default 5)")
+    _question(p)
+    p.add_argument("-k", type=_at_least_one, default=5,
+                   help="passages returned with the answer: in --json, and listed when the documents do not say "
+                        "(default 5)")
     p.add_argument("--top-n", type=_at_least_one, default=1, help="up to N distinct answers (default 1)")
     _rerank(p)
     p.add_argument("--history", action="append", help="an earlier question of the conversation (repeatable)")
@@ -195,20 +203,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _saved_docs_folder(index_dir: Path) -> Path | None:
-    """The documents folder a saved index was built from (``Path("")`` when it does not say); None when
-    there is no readable index there."""
-    from .errors import IndexFileError
-    from .index import read_manifest
-
-    try:
-        manifest = read_manifest(index_dir)
-    except IndexFileError:
-        return None
-    folder = manifest.get("docs_folder") or ""
-    return Path(folder) if isinstance(folder, str) else None
-
-
 def _refuse_empty_name(*folders: str | None) -> None:
     """A documents folder given as "" names no folder; it is not "none given" (which means seeds/)."""
     from .errors import DocumentsError
@@ -221,7 +215,7 @@ def _index(args: argparse.Namespace, docs: str | None = None, as_saved: bool = F
     from .api import DEFAULT_DOCS
     from .config import Config
     from .errors import QAError
-    from .index import holds_an_index, load_index
+    from .index import holds_an_index, load_index, saved_docs_folder
 
     _refuse_empty_name(docs, args.docs)
     config = Config.from_env(model=args.model, rerank=getattr(args, "rerank", None))
@@ -229,7 +223,7 @@ def _index(args: argparse.Namespace, docs: str | None = None, as_saved: bool = F
     if folder is None and args.index_dir is not None:
         # --index alone: that index, brought up to date with the folder it was built from (never rebuilt
         # over with the default documents); as saved when that folder is gone, or to verify against it.
-        saved = _saved_docs_folder(Path(args.index_dir))
+        saved = saved_docs_folder(Path(args.index_dir))
         if saved is not None and saved.is_dir() and not as_saved:
             folder = str(saved)
         elif saved is None and docs is None and not hasattr(args, "folder") and not holds_an_index(
@@ -251,10 +245,10 @@ def _index(args: argparse.Namespace, docs: str | None = None, as_saved: bool = F
         # to verify against: the index as saved, where it is this folder's (brought up to date first, it
         # would be rewritten, and a changed document would be reported as a misquote rather than as changed)
         from .errors import IndexFileError
-        from .index import default_index_dir
+        from .index import default_index_dir, saved_docs_folder
 
         path = Path(args.index_dir) if args.index_dir is not None else default_index_dir(folder or DEFAULT_DOCS)
-        saved = _saved_docs_folder(path)
+        saved = saved_docs_folder(path)
         if saved is not None and saved.resolve() == Path(folder or DEFAULT_DOCS).resolve():
             try:
                 return load_index(docs=None, index_dir=path, config=config, progress=False)
@@ -289,8 +283,10 @@ def _check_question(args: argparse.Namespace) -> None:
 
 
 def cmd_index(args: argparse.Namespace) -> int:
-    from .errors import IndexFileError
+    from .errors import ArgumentError, IndexFileError
 
+    if args.folder is not None and args.docs is not None and Path(args.folder).resolve() != Path(args.docs).resolve():
+        raise ArgumentError(f"two documents folders, {args.folder} and --docs {args.docs}: give one")
     index = _index(args, args.folder)
     if not index.saved:  # asking can go on from the index in memory; `qa index` is for the saved copy
         raise IndexFileError(f"the index could not be saved to {index.path} (see the warning above)")
@@ -351,7 +347,7 @@ def _in_sentence(a: Any, c: Any, width: int = 300) -> str | None:
 def _print_answer(a: Any) -> None:
     if a.no_answer:
         _show(f"The documents do not say (confidence {a.confidence:.2f}). Nearest passages:")
-        for h in a.passages[:3]:
+        for h in a.passages:  # -k of them
             _show(f"  - {visible_name(h.doc_id)}:{h.start}-{h.end}  {clip(' '.join(h.text.split()), 200)}")
         return
     _show(" ".join(a.text.split()))
@@ -490,7 +486,12 @@ COMMANDS = {"index": cmd_index, "retrieve": cmd_retrieve, "ask": cmd_ask, "verif
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # said with the command's own help, where its options are listed
+        parser.exit(2, f"error: unrecognized arguments: {' '.join(extra)} (see: qa {args.command} --help)\n")
+    if isinstance(getattr(args, "question", None), list):
+        args.question = " ".join(args.question)
     _setup_logging(args.verbose)
     from .errors import QAError
 

@@ -401,6 +401,17 @@ def _checksum(path: Path) -> str | None:
         return None
 
 
+def saved_docs_folder(index_dir: Path) -> Path | None:
+    """The documents folder a saved index was built from (``Path("")`` when it does not say); None when
+    there is no readable index there."""
+    try:
+        manifest = read_manifest(index_dir)
+    except IndexFileError:
+        return None
+    folder = manifest.get("docs_folder") or ""
+    return Path(folder) if isinstance(folder, str) else None
+
+
 def holds_an_index(folder: Path) -> bool:
     """Whether ``folder`` holds an index (whole or damaged), or anything but the checkpoints of an interrupted
     first build (``partial/``), which leave no index to open yet, and hidden files (its lock, temporaries)."""
@@ -555,10 +566,13 @@ def _update_index(saved: Index | None, folder: Path, path: Path, embedder: Embed
         logger.warning("%s: %d document(s) are read differently by this version of qa (text or title); embedding "
                        "them again", path, changed)
     if saved is not None and not fresh and not removed:
+        # the same texts: the manifest is out of date only in how the files read, or where they are (a moved
+        # folder, recorded once so that the next run does not take it for another folder's index)
+        moved = saved.docs_folder is None or Path(saved.docs_folder).resolve() != folder.resolve()
         saved.docs_folder = folder
-        stale = reread or skipped != saved.skipped
+        stale = reread or moved or skipped != saved.skipped
         saved.extraction, saved.skipped = EXTRACTION_VERSION, skipped
-        if stale and save:  # the same texts: only the manifest's record of how the files read is out of date
+        if stale and save:
             _save_or_warn(saved, path)
         return saved
     if fresh:

@@ -81,6 +81,11 @@ class Hit:
     def text(self) -> str:
         return self.passage.text
 
+    def __repr__(self) -> str:  # short: the passage's text is in .text, and to_dict() has every score
+        rerank = f", rerank_score={self.rerank_score:.3f}" if self.rerank_score is not None else ""
+        return (f"Hit({self.doc_id}:{self.start}-{self.end}, rank={self.rank}, score={self.score:.3f}, "
+                f"dense={self.dense_score:.3f}, bm25={self.bm25_score:.3f}{rerank}, text={clip(self.text, 60)!r})")
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "rank": self.rank,

@@ -173,3 +173,30 @@ def test_results_and_the_index_have_short_reprs(index: qa.Index) -> None:
     doc = index.documents[0]
     assert repr(doc) == f"Document({doc.doc_id!r}, {len(doc.text):,} characters, title={doc.title!r})"
     assert repr(index).startswith(f"<qa.Index: {len(index.documents)} documents, {len(index)} passages, ")
+    hit = qa.retrieve("How many nesting herons did the team count?", index=index)[0]
+    assert repr(hit).startswith(f"Hit({hit.doc_id}:{hit.start}-{hit.end}, rank=1, score=") and len(repr(hit)) < 200
+
+
+def test_load_index_with_index_dir_alone_is_that_index_and_a_moved_folder_is_recorded(
+        tmp_path: Path, caplog, monkeypatch) -> None:
+    import logging
+
+    docs, idx = write_docs(tmp_path / "docs"), tmp_path / "idx"
+    built = qa.load_index(docs=docs, index_dir=idx, config=HASHING)
+    monkeypatch.chdir(tmp_path)  # where no seeds/ is: the default documents must not be what it reads
+    with caplog.at_level(logging.WARNING, logger="qa"):
+        again = qa.load_index(index_dir=idx, config=HASHING)  # as `qa ask --index DIR`: never seeds/ over it
+    assert caplog.text == "" and again.docs_folder == docs.resolve() and len(again) == len(built)
+    moved = docs.rename(tmp_path / "moved")
+    with caplog.at_level(logging.WARNING, logger="qa"):
+        alone = qa.load_index(index_dir=idx, config=HASHING)  # its folder gone: the index as saved, said once
+    assert "is not there; using the index as saved" in caplog.text and len(alone) == len(built)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="qa"):
+        qa.load_index(docs=moved, index_dir=idx, config=HASHING)
+    assert "replacing it" in caplog.text  # another folder, as far as it can tell: said, and recorded
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="qa"):
+        qa.load_index(docs=moved, index_dir=idx, config=HASHING)
+        assert qa.load_index(index_dir=idx, config=HASHING).docs_folder == moved.resolve()
+    assert caplog.text == ""  # recorded the first time: not said again

@@ -194,6 +194,9 @@ def test_ask_text(shared: tuple[Path, Path]) -> None:
     assert "412" in r.stdout.splitlines()[0] and "in: " not in r.stdout  # a whole sentence needs no context
     r = ok(run_qa("ask", HERONS, "--threshold", "1", *common(shared)))
     assert r.stdout.startswith("The documents do not say")
+    for k in (1, 2):  # the nearest passages listed: -k of them
+        r = ok(run_qa("ask", HERONS, "--threshold", "1", "-k", str(k), *common(shared)))
+        assert sum(line.startswith("  - ") for line in r.stdout.splitlines()) == k
 
 
 @pytest.mark.parametrize("option", ["--reader", "--model"])
@@ -621,6 +624,20 @@ def test_usage_errors_do_not_trace() -> None:
     one_line_error(run_qa("retrieve", "q", "-k", "0"), "argument -k: must be a whole number of at least 1")
     one_line_error(run_qa("ask", "q", "--rerank", "-1"), "argument --rerank: must be a whole number of at least 0")
     assert run_qa("ask", "q", "-k", "many").returncode == 2
+    one_line_error(run_qa("index", "seeds", "--docs", "other"), "two documents folders, seeds and --docs other")
+    # an option the command does not have points at the command's own help, where its options are
+    one_line_error(run_qa("ask", "q", "--jsn"), "unrecognized arguments: --jsn", "see: qa ask --help")
+
+
+@pytest.mark.parametrize("command", ["ask", "retrieve"])
+def test_an_unquoted_question_is_its_words_joined(shared: tuple[Path, Path], command: str) -> None:
+    quoted = ok(run_qa(command, "When does the ferry leave?", "--json", *common(shared)))
+    unquoted = ok(run_qa(command, "When", "does", "the", "ferry", "leave?", "--json", *common(shared)))
+    a, b = json.loads(quoted.stdout), json.loads(unquoted.stdout)
+    if command == "ask":
+        assert b["question"] == "When does the ferry leave?" and b["citations"] == a["citations"]
+    else:
+        assert b == a
 
 
 @pytest.mark.skipif(shutil.which("qa") is None, reason="the qa script is not installed")
