@@ -53,7 +53,13 @@ def whole_words(text: str, start: int, end: int, lo: int = 0, hi: int | None = N
         start -= 1
     while end < hi and text[end].isalnum():
         end += 1
+    if end < hi and text[end] == "." and _DOTTED_END.search(text, start, end):  # "7 a.m" is "7 a.m."
+        end += 1
     return start, end
+
+
+# a span ending in an abbreviation of dotted letters ("a.m", "U.S", "D.C") has lost its last full stop
+_DOTTED_END = re.compile(r"(?<![^\W\d_])(?:[A-Za-z]\.)+[A-Za-z]$")
 
 
 #: Words that qualify what follows, so that a span without them says something else: a negation ("far from

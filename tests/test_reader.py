@@ -276,6 +276,15 @@ def test_whole_words_widens_a_span_that_cuts_a_word() -> None:
     assert widen(text, "Kyzylord") == "Kyzylorda"  # the opening quote is not taken in, nor the comma
     assert widen("stories.Political", "Political", lo=8) == "Political"
     assert widen("Hello world", "wor", hi=10) == "worl"  # never past hi
+    # an abbreviation of dotted letters keeps its last full stop, which a sentence end would not be given
+    assert widen("The ferry leaves at 7 a.m. every day.", "7 a.m") == "7 a.m."
+    assert widen("He lives in Washington, D.C.", "Washington, D.C") == "Washington, D.C."
+    assert widen("It runs the U.S. base.", "U.S") == "U.S."
+    ferry = "The ferry leaves at 7 a.m. every day."
+    assert widen(ferry, "7 a.m", hi=ferry.index("a.m") + 3) == "7 a.m"  # never past hi
+    assert widen("That was the end. Then", "the end") == "the end"
+    assert widen("See the Orda.kz. site", "Orda.kz") == "Orda.kz"  # a word, not an abbreviation
+    assert widen("Version 2.5.1 is out", "2.5") == "2.5"
 
 
 @pytest.mark.parametrize(("text", "span", "expected"), [
