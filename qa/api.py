@@ -60,8 +60,7 @@ def _docs_of(index_dir: str | Path) -> str | Path | None:
         return saved
     if saved is not None or _index.holds_an_index(Path(index_dir)):
         if saved is not None and str(saved):
-            logger.warning("%s: the documents folder it was built from, %s, is not there; using the index as "
-                           "saved (give docs= to bring it up to date)", index_dir, saved)
+            _index.warn_folder_gone(index_dir, saved, "docs=")
         return None
     return DEFAULT_DOCS
 

@@ -215,7 +215,7 @@ def _index(args: argparse.Namespace, docs: str | None = None, as_saved: bool = F
     from .api import DEFAULT_DOCS
     from .config import Config
     from .errors import QAError
-    from .index import holds_an_index, load_index, saved_docs_folder
+    from .index import holds_an_index, load_index, saved_docs_folder, warn_folder_gone
 
     _refuse_empty_name(docs, args.docs)
     config = Config.from_env(model=args.model, rerank=getattr(args, "rerank", None))
@@ -237,9 +237,7 @@ def _index(args: argparse.Namespace, docs: str | None = None, as_saved: bool = F
             # a damaged index whose folder is unknown is reported, not rebuilt from the default documents
             index = load_index(docs=None, index_dir=args.index_dir, config=config, progress=not args.json)
             if saved is not None and str(saved) and not saved.is_dir() and not as_saved:
-                logging.getLogger("qa").warning(
-                    "%s: the documents folder it was built from, %s, is not there; using the index as saved "
-                    "(give --docs to bring it up to date)", args.index_dir, saved)
+                warn_folder_gone(args.index_dir, saved, "--docs")
             return index
     if as_saved:
         # to verify against: the index as saved, where it is this folder's (brought up to date first, it

@@ -412,6 +412,13 @@ def saved_docs_folder(index_dir: Path) -> Path | None:
     return Path(folder) if isinstance(folder, str) else None
 
 
+def warn_folder_gone(index_dir: str | Path, folder: Path, give: str) -> None:
+    """Say that a saved index is used as saved because the folder it was built from is gone, and how to bring
+    it up to date (``give``: the option or argument that names a folder)."""
+    logger.warning("%s: the documents folder it was built from, %s, is not there; using the index as saved "
+                   "(give %s to bring it up to date)", index_dir, folder, give)
+
+
 def holds_an_index(folder: Path) -> bool:
     """Whether ``folder`` holds an index (whole or damaged), or anything but the checkpoints of an interrupted
     first build (``partial/``), which leave no index to open yet, and hidden files (its lock, temporaries)."""
