@@ -24,15 +24,17 @@ _JSON_RAW = re.compile("[\x7f-\x9f\u2028\u2029" + "".join(map(chr, BIDI_CONTROLS
 # In a file name, characters that show as nothing (zero-width spaces and joiners, the word joiner, a byte-order
 # mark) or that move their neighbours (the implicit directional marks): "report\u200b.txt" would read as
 # "report.txt", another file's name. In document text they stay (Arabic, Hebrew and Indic text need them).
-_INVISIBLE_IN_NAMES = re.compile("[\u061c\u200b-\u200f\u2060-\u2064\ufeff]")
+_JOINERS = "\u200c\u200d"  # the zero-width non-joiner and joiner, which shape Indic and Persian words
+_ZERO_WIDTH = "\u061c\u200b\u200e\u200f\u2060-\u2064\ufeff"  # the rest of them
+_INVISIBLE_IN_NAMES = re.compile(f"[{_JOINERS}{_ZERO_WIDTH}]")
 
 
-# Characters that show as nothing and say nothing in a question: the soft hyphen, zero-width spaces, the word
-# joiner and its kin, byte-order marks, directional marks and controls (the zero-width joiner and non-joiner
-# shape Indic and Persian words: they are kept in a question, but alone they are nothing to ask about either)
-_SAYS_NOTHING = "\u00ad\u061c\u180e\u200b\u200e\u200f\u2060-\u2064\ufeff" + "".join(map(chr, BIDI_CONTROLS))
+# Characters that show as nothing and say nothing in a question: those above but the joiners (kept in a
+# question, though alone they are nothing to ask about either), the soft hyphen, the Mongolian vowel
+# separator and the directional controls
+_SAYS_NOTHING = "\u00ad\u180e" + _ZERO_WIDTH + "".join(map(chr, BIDI_CONTROLS))
 _SILENT = re.compile(f"[{_SAYS_NOTHING}]")
-_SOMETHING = re.compile(f"[^\\s\u200c\u200d{_SAYS_NOTHING}]")
+_SOMETHING = re.compile(f"[^\\s{_JOINERS}{_SAYS_NOTHING}]")
 
 
 def shows_nothing(text: str) -> bool:
