@@ -273,9 +273,9 @@ def iter_files(folder: Path) -> Iterable[Path]:
             if entry.name.startswith("."):
                 continue
             if entry.is_dir():
-                if entry.is_symlink() and _inside(entry.resolve(), root):  # read where it is, by its own path
+                if entry.is_symlink() and _inside(target := entry.resolve(), root):  # read where it is
                     logger.info("%s/: a link to %s inside the documents folder, read there; skipped",
-                                entry.relative_to(folder).as_posix(), entry.resolve())
+                                entry.relative_to(folder).as_posix(), target)
                     continue
                 yield from walk(entry)
             elif entry.is_file() and entry.suffix.lower() in SUPPORTED_SUFFIXES:
